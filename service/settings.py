@@ -1,0 +1,130 @@
+"""All settings in one place: defaults, then a YAML file, then environment variables.
+
+Environment variables are ``CXPULSE_<SECTION>__<KEY>`` (``CXPULSE_API__PORT=8080``); ``CXPULSE_BROKER``
+is the short form of ``CXPULSE_KAFKA__BOOTSTRAP``. Every problem is reported with the key that has it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset runs the embedded broker"
+    )
+    partitions: int = Field(default=4, ge=1, le=1024, description="partitions of the topics cxpulse creates")
+    replication_factor: int = Field(default=1, ge=1, le=10)
+
+
+class EmbeddedBrokerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=19092, ge=1, le=65535)
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class WorkerSettings(_Section):
+    app_id: str = Field(default="cxpulse", pattern=r"^[A-Za-z0-9._-]+$")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9102, ge=0, le=65535, description="0 turns the worker's /metrics off")
+    batch_max_events: int = Field(default=2000, ge=1)
+    batch_max_seconds: float = Field(default=0.05, gt=0, le=10)
+    retention_minutes: int = Field(default=180, ge=60, description="how long minute buckets are kept")
+    contact_horizon_minutes: int = Field(default=360, ge=10, description="how long a contact's state is kept")
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class Settings(_Section):
+    kafka: KafkaSettings = KafkaSettings()
+    broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
+    api: ApiSettings = ApiSettings()
+    worker: WorkerSettings = WorkerSettings()
+    log: LogSettings = LogSettings()
+
+    @property
+    def bootstrap(self) -> str:
+        """Where clients connect: the configured Kafka, or the embedded broker."""
+        return self.kafka.bootstrap or f"{self.broker.host}:{self.broker.port}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.kafka.bootstrap is None
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names the key and the problem."""
+
+
+ENV_PREFIX = "CXPULSE_"
+CONFIG_ENV = "CXPULSE_CONFIG"
+_ALIASES = {"CXPULSE_BROKER": ("kafka", "bootstrap")}
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, value in environ.items():
+        if name in _ALIASES:
+            section, key = _ALIASES[name]
+        elif name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        else:
+            continue
+        overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: not valid YAML: {exc}") from exc
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of sections")
+    return document
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the file (argument, else ``CXPULSE_CONFIG``) and the environment, validated."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(CONFIG_ENV)
+    document = _read_file(Path(path)) if path else {}
+    document = _merge(document, _env_overrides(environ))
+    try:
+        return Settings.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        source = f" (file {path}, environment {ENV_PREFIX}*)" if path else f" (environment {ENV_PREFIX}*)"
+        raise ConfigError(f"invalid configuration{source}: {problems}") from exc

@@ -1,0 +1,24 @@
+"""The Faust application: one app id, the embedded-or-external broker, memory store, and our agent."""
+
+from __future__ import annotations
+
+import faust
+
+from service.settings import Settings
+from streams.folding import attach_folding
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.worker.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        web_enabled=False,
+        autodiscover=False,
+    )
+    attach_folding(app, settings)
+    return app

@@ -1,0 +1,32 @@
+"""Pipeline-health metrics of the worker process, served on its own /metrics port."""
+
+from prometheus_client import Counter, Gauge
+
+EVENTS_PROCESSED = Counter(
+    "cxpulse_events_processed_total",
+    "Valid events folded into KPI state, by source topic (duplicates included).",
+    ["topic"],
+)
+EVENTS_DUPLICATE = Counter(
+    "cxpulse_events_duplicate_total",
+    "Events whose event_id had already been counted and were ignored, by source topic.",
+    ["topic"],
+)
+EVENTS_DEADLETTERED = Counter(
+    "cxpulse_events_deadlettered_total",
+    "Events sent to the dead-letter topic, by source topic and reason.",
+    ["topic", "reason"],
+)
+LAST_EVENT_TIME = Gauge(
+    "cxpulse_last_event_timestamp_seconds",
+    "Event time of the newest event folded, by source topic.",
+    ["topic"],
+)
+CONTACTS_TRACKED = Gauge(
+    "cxpulse_worker_contacts_tracked",
+    "Contacts whose state the worker keeps for later events (bounded by the contact horizon).",
+)
+BUCKETS_HELD = Gauge(
+    "cxpulse_worker_buckets",
+    "Minute buckets of KPI counters held by the worker (bounded by retention).",
+)
