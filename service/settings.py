@@ -40,6 +40,9 @@ class WorkerSettings(_Section):
     app_id: str = Field(default="cxpulse", pattern=r"^[A-Za-z0-9._-]+$")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0 turns the worker's /metrics off")
+    session_timeout_seconds: float = Field(
+        default=10.0, ge=3, le=300, description="consumer-group session timeout: failover time, and join time on the embedded broker"
+    )
     batch_max_events: int = Field(default=2000, ge=1)
     batch_max_seconds: float = Field(default=0.05, gt=0, le=10)
     retention_minutes: int = Field(default=180, ge=60, description="how long minute buckets are kept")

@@ -41,7 +41,9 @@ class Supervisor:
         if self.config_path:
             env["CXPULSE_CONFIG"] = self.config_path
         env["CXPULSE_BROKER"] = self.settings.bootstrap
-        process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            argv, env=env, stdout=sys.stderr.fileno(), start_new_session=True, preexec_fn=_die_with_parent
+        )
         self.children.append((name, process))
         log.info("started", extra={"child": name, "pid": process.pid})
         return process

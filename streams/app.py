@@ -19,6 +19,8 @@ def create_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,
         web_enabled=False,
         autodiscover=False,
+        broker_session_timeout=settings.worker.session_timeout_seconds,
+        broker_heartbeat_interval=settings.worker.session_timeout_seconds / 3,
     )
     attach_folding(app, settings)
     return app

@@ -1,0 +1,115 @@
+"""A real cxpulse started the way a user starts it: ``cxpulse run`` in a subprocess, on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, TypeVar
+
+import httpx
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float, what: str) -> T:
+    """Await until the probe returns something other than None/False; fail naming what never happened."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last seen: {last!r}")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below pid, from /proc (children keep their parent even in their own session)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@dataclass
+class Stack:
+    name: str
+    extra_args: list[str] = field(default_factory=list)
+    broker_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def worker_metrics(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CXPULSE_")}
+        env.update(
+            CXPULSE_BROKER__PORT=str(self.broker_port),
+            CXPULSE_API__PORT=str(self.api_port),
+            CXPULSE_WORKER__METRICS_PORT=str(self.metrics_port),
+            CXPULSE_WORKER__APP_ID=f"cxpulse-{self.name}",
+        )
+        return env
+
+    async def start(self, timeout_s: float = 90) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = open(ARTIFACTS / f"{self.name}.log", "wb")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "service.cli", "run", *self.extra_args,
+            env=self.environment(), stdout=asyncio.subprocess.PIPE, stderr=log,
+        )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
+        assert b"serving at" in line, f"cxpulse run did not start: {line!r}; see {log.name}"
+        assert f"http://127.0.0.1:{self.api_port}".encode() in line
+
+    async def stop(self, sig: int = signal.SIGINT, timeout_s: float = 60) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), timeout_s)
+
+    async def get(self, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.api, timeout=10) as client:
+            return await client.get(path)

@@ -1,0 +1,87 @@
+import json
+
+import pytest
+
+from streams import topics
+from streams.contract import InvalidEvent, decode, parse_time, record_key
+from tests.events import contact_event
+
+
+def test_valid_contact_event_parses_with_epoch_time() -> None:
+    raw = json.dumps(
+        {"event_id": "e1", "type": "contact.answered", "time": "2026-03-01T10:00:05+02:00", "contact_id": "c1",
+         "customer_id": None, "queue": "billing", "channel": "voice", "agent_id": "a7", "wait_s": 12.5}
+    ).encode()
+    event = decode(raw, topics.CALLS)
+    assert event.time == 1772352005.0  # 08:00:05 UTC, worked out by hand
+    assert event.number("wait_s") == 12.5
+    assert event.agent_id == "a7" and event.customer_id is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "fragment"),
+    [
+        (b"{not json", "not_json", "not JSON"),
+        (b"[1, 2]", "not_object", "not a JSON object"),
+        (b"\xff\xfe", "not_json", "not JSON"),
+        (json.dumps({"type": "contact.offered"}).encode(), "schema", "must contain"),
+    ],
+)
+def test_undecodable_records_name_the_problem(raw: bytes, kind: str, fragment: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw, topics.CALLS)
+    assert caught.value.kind == kind
+    assert fragment in str(caught.value)
+
+
+def test_empty_value_is_invalid() -> None:
+    with pytest.raises(InvalidEvent, match="empty"):
+        decode(None, topics.CALLS)
+
+
+def test_schema_violation_names_the_field() -> None:
+    event = contact_event("answered", "c1", 0.0, wait_s=-3)
+    with pytest.raises(InvalidEvent, match="wait_s"):
+        decode(json.dumps(event).encode(), topics.CALLS)
+
+
+def test_unknown_type_is_refused() -> None:
+    event = contact_event("transferred", "c1", 0.0)
+    with pytest.raises(InvalidEvent, match="type"):
+        decode(json.dumps(event).encode(), topics.CALLS)
+
+
+def test_time_without_offset_is_refused() -> None:
+    event = contact_event("offered", "c1", 0.0)
+    event["time"] = "2026-03-01T10:00:05"
+    with pytest.raises(InvalidEvent, match="time"):
+        decode(json.dumps(event).encode(), topics.CALLS)
+
+
+def test_impossible_date_is_refused() -> None:
+    with pytest.raises(InvalidEvent, match="time"):
+        parse_time("2026-02-30T10:00:00Z")
+
+
+def test_survey_needs_an_answer_but_not_a_queue() -> None:
+    survey = {"event_id": "s1", "type": "survey.submitted", "time": "2026-03-01T10:00:00Z", "contact_id": "c1"}
+    with pytest.raises(InvalidEvent, match="schema"):
+        decode(json.dumps(survey).encode(), topics.SURVEYS)
+    event = decode(json.dumps({**survey, "csat": 4}).encode(), topics.SURVEYS)
+    assert event.queue is None and event.number("csat") == 4.0
+
+
+def test_survey_scores_are_range_checked() -> None:
+    survey = {"event_id": "s1", "type": "survey.submitted", "time": "2026-03-01T10:00:00Z", "contact_id": "c1", "nps": 11}
+    with pytest.raises(InvalidEvent, match="nps"):
+        decode(json.dumps(survey).encode(), topics.SURVEYS)
+
+
+def test_contact_event_on_the_survey_topic_is_refused() -> None:
+    with pytest.raises(InvalidEvent):
+        decode(json.dumps(contact_event("offered", "c1", 0.0)).encode(), topics.SURVEYS)
+
+
+def test_record_key_is_customer_then_contact() -> None:
+    assert record_key({"contact_id": "c9", "customer_id": "u1"}) == b"u1"
+    assert record_key({"contact_id": "c9", "customer_id": None}) == b"c9"

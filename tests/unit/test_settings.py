@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+
+from service.settings import ConfigError, load_settings
+
+
+def test_defaults_use_the_embedded_broker() -> None:
+    settings = load_settings(environ={})
+    assert settings.embedded and settings.bootstrap == "127.0.0.1:19092"
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "cxpulse.yaml"
+    config.write_text("kafka:\n  partitions: 8\napi:\n  port: 9000\n")
+    settings = load_settings(config, environ={"CXPULSE_API__PORT": "9100", "CXPULSE_BROKER": "kafka-1:9092"})
+    assert settings.kafka.partitions == 8
+    assert settings.api.port == 9100
+    assert settings.bootstrap == "kafka-1:9092" and not settings.embedded
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    config = tmp_path / "cxpulse.yaml"
+    config.write_text("worker:\n  app_id: wallboards\n")
+    assert load_settings(environ={"CXPULSE_CONFIG": str(config)}).worker.app_id == "wallboards"
+
+
+def test_invalid_value_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"kafka\.partitions: .*greater than or equal to 1"):
+        load_settings(environ={"CXPULSE_KAFKA__PARTITIONS": "0"})
+
+
+def test_unknown_key_is_refused_by_name(tmp_path: Path) -> None:
+    config = tmp_path / "cxpulse.yaml"
+    config.write_text("api:\n  prot: 9000\n")
+    with pytest.raises(ConfigError, match=r"api\.prot: Extra inputs are not permitted"):
+        load_settings(config, environ={})
+
+
+def test_missing_file_and_bad_yaml_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No such file"):
+        load_settings(tmp_path / "absent.yaml", environ={})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("api: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(bad, environ={})
