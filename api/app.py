@@ -8,9 +8,8 @@ from typing import AsyncIterator
 from fastapi import FastAPI
 
 from api.metrics import build_registry
-from api.routers import health, kpis, metrics
+from api.routers import health, history, kpis, metrics, queues, status
 from api.snapshots import SnapshotReader
-from kpis import snapshot
 from kpis.book import KpiBook
 from service.settings import Settings
 
@@ -18,8 +17,9 @@ from service.settings import Settings
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reader = SnapshotReader(settings.bootstrap, snapshot.changelog_topic(settings.worker.app_id), KpiBook())
+        reader = SnapshotReader(settings, KpiBook(settings.rules, settings.queues))
         app.state.reader = reader
+        app.state.settings = settings
         app.state.registry = build_registry(reader)
         await reader.start()
         try:
@@ -33,7 +33,6 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Real-time contact-center KPIs for wallboards, Grafana and alerts.",
         lifespan=lifespan,
     )
-    app.include_router(kpis.router)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
+    for module in (kpis, history, status, queues, health, metrics):
+        app.include_router(module.router)
     return app

@@ -1,33 +1,46 @@
-"""Follows the workers' bucket changelog from its beginning so every API process has the full view.
+"""Follows the workers' snapshot topics from their beginning so every API process has the full view.
 
 The API needs no worker to answer and no coordination to scale: each replica reads every partition
-of the log (no consumer group) and applies records to its own ``KpiBook``.
+of the snapshot topics (no consumer group) and applies records to its own ``KpiBook``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from kpis import snapshot
 from kpis.book import KpiBook
+from kpis.state import INTERVAL, MINUTE, BucketKey
+from kpis.buckets import BucketStats
+from service.settings import Settings
+from streams import topics
 
 log = logging.getLogger("cxpulse.api.snapshots")
 
+MINUTES_KEPT_S = 2 * 3600
+PRUNE_EVERY_S = 60.0
+
 
 class SnapshotReader:
-    def __init__(self, bootstrap: str, topic: str, book: KpiBook) -> None:
-        self._bootstrap = bootstrap
-        self._topic = topic
+    def __init__(self, settings: Settings, book: KpiBook) -> None:
+        self._settings = settings
+        app_id = settings.worker.app_id
+        self._topics = (snapshot.minutes_topic(app_id), snapshot.intervals_topic(app_id))
         self.book = book
         self.ready = asyncio.Event()
         self.records = 0
         self.last_update: float | None = None
+        self._progress: dict[str, dict[int, dict[str, int]]] = {topic: {} for topic in self._topics}
+        self._newest_interval = 0
         self._task: asyncio.Task[None] | None = None
+        self._offsets: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="snapshot-reader")
@@ -36,44 +49,109 @@ class SnapshotReader:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._offsets is not None:
+            await self._offsets.stop()
+
+    def age_seconds(self, now: float) -> float | None:
+        return None if self.last_update is None else max(0.0, now - self.last_update)
+
+    def stale(self, now: float) -> bool:
+        age = self.age_seconds(now)
+        return age is None or age > self._settings.kpi.stale_seconds
+
+    # -- following ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+                bootstrap_servers=self._settings.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
             )
             try:
                 await consumer.start()
                 await self._follow(consumer)
             except KafkaError as exc:
-                log.warning("snapshot log unavailable, retrying", extra={"error": repr(exc)})
+                log.warning("snapshot topics unavailable, retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(1.0)
             finally:
                 await consumer.stop()
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        """The log's partitions, waiting while the topic does not exist yet (``topics()`` refreshes metadata)."""
-        while self._topic not in await consumer.topics():
-            log.info("waiting for the snapshot topic", extra={"topic": self._topic})
+        """The topics' partitions, waiting while they do not exist yet (``topics()`` refreshes metadata)."""
+        while not set(self._topics) <= await consumer.topics():
+            log.info("waiting for the snapshot topics", extra={"topics": self._topics})
             await asyncio.sleep(0.5)
-        return [TopicPartition(self._topic, p) for p in sorted(consumer.partitions_for_topic(self._topic) or ())]
+        return [
+            TopicPartition(topic, p) for topic in self._topics for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         partitions = await self._partitions(consumer)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
+        pruned_at = time.monotonic()
         while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
-            for records in batches.values():
+            batches = await consumer.getmany(timeout_ms=500, max_records=20_000)
+            for tp, records in batches.items():
                 for record in records:
-                    partition, key = snapshot.decode_key(record.key)
-                    self.book.put(partition, key, snapshot.decode_value(record.value))
-                    self.records += 1
+                    self._apply(tp.topic, record.key, record.value)
+                self.records += len(records)
                 if records:
                     self.last_update = time.time()
             if not self.ready.is_set():
                 positions = {tp: await consumer.position(tp) for tp in partitions}
                 if all(positions[tp] >= end[tp] for tp in partitions):
                     self.ready.set()
-                    log.info("snapshot log caught up", extra={"records": self.records})
+                    log.info("snapshot topics caught up", extra={"records": self.records})
+            if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                self.prune(time.time())
+                pruned_at = time.monotonic()
+
+    def _apply(self, topic: str, raw_key: bytes | None, raw_value: bytes | None) -> None:
+        if raw_key is None:
+            return
+        key = json.loads(raw_key)
+        value: Any = None if raw_value is None else json.loads(raw_value)
+        if key[0] == "waiting":
+            self.book.put_waiting(int(key[1]), {(q, c): (int(n), float(oldest)) for q, c, n, oldest in value or ()})
+        elif key[0] == "progress":
+            self._progress[topic][int(key[1])] = {k: int(v) for k, v in (value or {}).items()}
+        else:
+            partition, size, queue, channel, start = key
+            bucket = BucketKey(int(size), str(queue), str(channel), int(start))
+            self.book.put(int(partition), bucket, None if value is None else BucketStats.from_json(value))
+            if bucket.size == INTERVAL and bucket.start > self._newest_interval:
+                self._newest_interval = bucket.start
+
+    def prune(self, now: float) -> None:
+        """Minute buckets only serve rolling windows; 15-minute history is kept for history_days
+        behind the newest bucket (event time, so replayed years are kept like live days)."""
+        self.book.prune(MINUTE, now - MINUTES_KEPT_S)
+        self.book.prune(INTERVAL, self._newest_interval - self._settings.kpi.history_days * 86400)
+
+    # -- progress -------------------------------------------------------------------------------
+
+    def processed(self) -> dict[tuple[str, int], int]:
+        """Next source offset per (topic, partition) whose effects every snapshot topic has shown."""
+        result: dict[tuple[str, int], int] = {}
+        for index, by_partition in enumerate(self._progress.values()):
+            for partition, offsets in by_partition.items():
+                for topic, offset in offsets.items():
+                    key = (topic, partition)
+                    seen = offset + 1
+                    result[key] = seen if index == 0 else min(result.get(key, 0), seen)
+        return result
+
+    async def end_offsets(self) -> dict[tuple[str, int], int]:
+        if self._offsets is None:
+            self._offsets = AIOKafkaConsumer(bootstrap_servers=self._settings.bootstrap, enable_auto_commit=False)
+            await self._offsets.start()
+        available = await self._offsets.topics()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics.SOURCE_TOPICS
+            if topic in available
+            for p in sorted(self._offsets.partitions_for_topic(topic) or ())
+        ]
+        ends = await self._offsets.end_offsets(partitions)
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}

@@ -1,75 +1,182 @@
 """The read side: bucket counters from every partition, merged into KPI rows per window and grouping.
 
-``*`` in a row's queue or channel means "all of them". Every queue and channel seen within retention
-gets a row even when its window is empty (zero counts, null ratios): an idle queue is not a missing one.
+``*`` in a row's queue or channel means "all of them". Rows exist for every (queue, channel) seen and
+for every configured queue, even when the window is empty (zero counts, null ratios): an idle queue
+is not a missing one. Each queue's row uses that queue's own rules (time zone and day start for
+"today", service-level formula); roll-ups add the queues' own counts and service-level terms.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
-from typing import Any
+from datetime import date
+from typing import Any, Callable, Iterable
 
-from kpis import definitions
+from kpis import definitions, formulas
 from kpis.buckets import BucketStats
-from kpis.state import BucketKey
-from kpis.windows import Span
+from kpis.state import INTERVAL, MINUTE, BucketKey
+from kpis.windows import HistoryInterval, Span, Window, history_periods, iso, span
+from service.settings import QueueRules
 
 ALL = "*"
+Pair = tuple[str, str]
 
 
-def iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+def _groups(queue: str, channel: str) -> tuple[Pair, ...]:
+    return ((queue, channel), (queue, ALL), (ALL, channel), (ALL, ALL))
 
 
 class KpiBook:
-    def __init__(self) -> None:
-        self._parts: dict[BucketKey, dict[int, BucketStats]] = defaultdict(dict)
+    def __init__(self, rules: Callable[[str], QueueRules], configured_queues: Iterable[str] = ()) -> None:
+        self._rules = rules
+        self._configured = tuple(configured_queues)
+        self._parts: dict[BucketKey, dict[int, BucketStats]] = {}
+        self._merged: dict[int, dict[Pair, dict[int, BucketStats]]] = {MINUTE: defaultdict(dict), INTERVAL: defaultdict(dict)}
+        self._waiting: dict[int, dict[Pair, tuple[int, float]]] = {}
+        self.progress: dict[int, dict[str, int]] = {}
+
+    # -- updates ------------------------------------------------------------------------------
 
     def put(self, partition: int, key: BucketKey, stats: BucketStats | None) -> None:
-        if stats is not None:
-            self._parts[key][partition] = stats
-            return
-        parts = self._parts.get(key)
-        if parts is not None:
+        """A partition's share of a bucket (None: the share is gone); the merged value is redone."""
+        parts = self._parts.setdefault(key, {})
+        if stats is None:
             parts.pop(partition, None)
-            if not parts:
-                del self._parts[key]
+        else:
+            parts[partition] = stats
+        by_start = self._merged[key.size][(key.queue, key.channel)]
+        if parts:
+            by_start[key.start] = parts[next(iter(parts))] if len(parts) == 1 else BucketStats.merged(parts.values())
+        else:
+            del self._parts[key]
+            by_start.pop(key.start, None)
 
-    def pairs(self) -> set[tuple[str, str]]:
-        return {(key.queue, key.channel) for key in self._parts}
+    def put_waiting(self, partition: int, waiting: dict[Pair, tuple[int, float]]) -> None:
+        self._waiting[partition] = waiting
 
-    def window_stats(self, span: Span) -> dict[tuple[str, str], BucketStats]:
-        """Merged counters per (queue, channel, and their * roll-ups) over the span's buckets."""
-        totals: dict[tuple[str, str], BucketStats] = {}
-        for queue, channel in self.pairs():
-            for group in ((queue, channel), (queue, ALL), (ALL, channel), (ALL, ALL)):
-                totals.setdefault(group, BucketStats())
-        for key, parts in self._parts.items():
-            if not span.contains_bucket(key.start):
-                continue
-            for part in parts.values():
-                for group in ((key.queue, key.channel), (key.queue, ALL), (ALL, key.channel), (ALL, ALL)):
-                    totals[group].add(part)
+    def prune(self, size: int, before: float) -> int:
+        """Forget buckets of one size that start before ``before``; returns how many."""
+        old = [key for key in self._parts if key.size == size and key.start < before]
+        for key in old:
+            del self._parts[key]
+            self._merged[size][(key.queue, key.channel)].pop(key.start, None)
+        return len(old)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def pairs(self) -> set[Pair]:
+        seen = {pair for merged in self._merged.values() for pair, starts in merged.items() if starts}
+        seen |= {pair for waiting in self._waiting.values() for pair in waiting}
+        channels = {channel for _, channel in seen} or {"voice"}
+        seen |= {(queue, channel) for queue in self._configured for channel in channels}
+        return seen
+
+    def queues(self) -> set[str]:
+        return {queue for queue, _ in self.pairs()}
+
+    def _sum(self, pair: Pair, window_span: Span) -> BucketStats:
+        by_start = self._merged[window_span.size].get(pair, {})
+        total = BucketStats()
+        for start in window_span.starts():
+            part = by_start.get(start)
+            if part is not None:
+                total.add(part)
+        return total
+
+    def _waiting_now(self) -> dict[Pair, tuple[int, float]]:
+        totals: dict[Pair, tuple[int, float]] = {}
+        for waiting in self._waiting.values():
+            for (queue, channel), (count, oldest) in waiting.items():
+                if count <= 0:
+                    continue
+                for group in _groups(queue, channel):
+                    seen, first = totals.get(group, (0, oldest))
+                    totals[group] = (seen + count, min(first, oldest))
         return totals
 
-    def rows(
-        self, span: Span, window: str, queue: str | None = None, channel: str | None = None
-    ) -> list[dict[str, Any]]:
+    def _rows(
+        self,
+        spans: Callable[[str], Span],
+        pairs: Iterable[Pair],
+        queue: str | None,
+        channel: str | None,
+    ) -> dict[Pair, tuple[BucketStats, int, int, int, int]]:
+        """Per group: merged stats, service-level numerator and denominator, span start and end."""
+        totals: dict[Pair, list[Any]] = {}
+        for pair in pairs:
+            if queue not in (None, ALL, pair[0]) or channel not in (None, ALL, pair[1]):
+                continue
+            window_span = spans(pair[0])
+            stats = self._sum(pair, window_span)
+            numerator, denominator = formulas.service_level_terms(
+                self._rules(pair[0]).service_level_formula,
+                stats.answered, stats.abandoned, stats.answered_within_sl, stats.abandoned_within_sl,
+            )
+            for group in _groups(*pair):
+                entry = totals.setdefault(group, [BucketStats(), 0, 0, window_span.start, window_span.end])
+                entry[0].add(stats)
+                entry[1] += numerator
+                entry[2] += denominator
+                entry[3] = min(entry[3], window_span.start)
+                entry[4] = max(entry[4], window_span.end)
+        return {
+            group: (values[0], values[1], values[2], values[3], values[4])
+            for group, values in totals.items()
+            if (queue is None or group[0] == queue) and (channel is None or group[1] == channel)
+        }
+
+    def totals(self, window_span: Span) -> dict[Pair, dict[str, Any]]:
+        """KPIs of every group over one span of buckets (benchmarks and tests compare these)."""
+        grouped = self._rows(lambda _: window_span, self.pairs(), None, None)
+        return {group: definitions.compute(stats, n, d) for group, (stats, n, d, _, _) in grouped.items()}
+
+    def rows(self, window: Window, now: float, queue: str | None = None, channel: str | None = None) -> list[dict[str, Any]]:
+        waiting = self._waiting_now()
         rows = []
-        for (row_queue, row_channel), stats in sorted(self.window_stats(span).items()):
-            if queue is not None and row_queue != queue:
-                continue
-            if channel is not None and row_channel != channel:
-                continue
+        grouped = self._rows(lambda q: span(window, now, self._rules(q)), self.pairs(), queue, channel)
+        for (row_queue, row_channel), (stats, numerator, denominator, start, end) in sorted(grouped.items()):
+            count, oldest = waiting.get((row_queue, row_channel), (0, now))
             rows.append(
                 {
                     "queue": row_queue,
                     "channel": row_channel,
-                    "window": window,
-                    "start": iso(span.start),
-                    "end": iso(span.end),
-                    **definitions.compute(stats),
+                    "window": window.value,
+                    "start": iso(start),
+                    "end": iso(end),
+                    **definitions.compute(stats, numerator, denominator),
+                    "waiting_now": count,
+                    "longest_waiting_s": round(max(0.0, now - oldest), 3) if count else None,
                 }
             )
+        return rows
+
+    def history(
+        self, first: date, last: date, interval: HistoryInterval, queue: str | None = None, channel: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows per local period, ordered by queue, channel and time. Each queue uses its own local
+        days; roll-ups over queues (queue ``*``) use the default time zone and day start."""
+        pairs = self.pairs()
+        queues = sorted({q for q, _ in pairs} if queue in (None, ALL) else {queue})
+        if queue in (None, ALL):
+            queues.append(ALL)
+        rows = []
+        for row_queue in queues:
+            members = pairs if row_queue == ALL else {p for p in pairs if p[0] == row_queue}
+            for period in history_periods(first, last, interval, self._rules(row_queue)):
+                grouped = self._rows(lambda _: period.span, members, None, channel)
+                for group, (stats, numerator, denominator, start, end) in grouped.items():
+                    if group[0] != row_queue:
+                        continue
+                    rows.append(
+                        {
+                            "queue": group[0],
+                            "channel": group[1],
+                            "window": interval.value,
+                            "date": period.day.isoformat(),
+                            "start": iso(start),
+                            "end": iso(end),
+                            **definitions.compute(stats, numerator, denominator),
+                        }
+                    )
+        rows.sort(key=lambda row: (row["queue"], row["channel"], row["start"]))
         return rows

@@ -1,13 +1,32 @@
 """Per-bucket counters: the additive unit of KPI state.
 
-Everything here is a sum or a max, so buckets merge across partitions and compose into any window
-made of whole buckets; KPIs are computed from merged counters, never averaged from averages.
+Everything here is a sum, a max or a histogram, so buckets merge across partitions and compose into
+any window made of whole buckets; KPIs are computed from merged counters, never averaged from
+averages.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable
+
+
+def wait_bin(wait_s: float) -> int:
+    """The histogram bin of a wait: its upper bound in seconds (1 s up to 5 min, then coarser)."""
+    if wait_s <= 0:
+        return 0
+    if wait_s <= 300:
+        return math.ceil(wait_s)
+    if wait_s <= 1800:
+        return math.ceil(wait_s / 10) * 10
+    if wait_s <= 7200:
+        return math.ceil(wait_s / 60) * 60
+    return math.ceil(wait_s / 600) * 600
+
+
+def _zeros(n: int) -> list[int]:
+    return [0] * n
 
 
 @dataclass(slots=True)
@@ -15,30 +34,64 @@ class BucketStats:
     offered: int = 0
     answered: int = 0
     abandoned: int = 0
+    short_abandoned: int = 0
+    handled: int = 0
+    surveys: int = 0
     answered_wait_sum_s: float = 0.0
     answered_with_wait: int = 0
     abandoned_wait_sum_s: float = 0.0
     abandoned_with_wait: int = 0
     max_wait_s: float = 0.0
+    wait_bins: dict[int, int] = field(default_factory=dict)
+    answered_within_sl: int = 0
+    abandoned_within_sl: int = 0
+    talk_sum_s: float = 0.0
+    hold_sum_s: float = 0.0
+    acw_sum_s: float = 0.0
+    csat_counts: list[int] = field(default_factory=lambda: _zeros(5))
+    nps_counts: list[int] = field(default_factory=lambda: _zeros(11))
+    ces_counts: list[int] = field(default_factory=lambda: _zeros(7))
+    resolved_true: int = 0
+    resolved_answers: int = 0
+    known_customer_offered: int = 0
+    repeat_offered: int = 0
 
     def add(self, other: BucketStats) -> None:
-        self.offered += other.offered
-        self.answered += other.answered
-        self.abandoned += other.abandoned
-        self.answered_wait_sum_s += other.answered_wait_sum_s
-        self.answered_with_wait += other.answered_with_wait
-        self.abandoned_wait_sum_s += other.abandoned_wait_sum_s
-        self.abandoned_with_wait += other.abandoned_with_wait
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.max_wait_s = max(self.max_wait_s, other.max_wait_s)
+        for upper, count in other.wait_bins.items():
+            self.wait_bins[upper] = self.wait_bins.get(upper, 0) + count
+        for name in _SCORES:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for index, count in enumerate(theirs):
+                mine[index] += count
+
+    def add_wait(self, wait_s: float) -> None:
+        """A known wait of an answered or (not short) abandoned contact, for max and p90."""
+        if wait_s > self.max_wait_s:
+            self.max_wait_s = wait_s
+        upper = wait_bin(wait_s)
+        self.wait_bins[upper] = self.wait_bins.get(upper, 0) + 1
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data: dict[str, Any] = {name: getattr(self, name) for name in _ALL if getattr(self, name)}
+        if self.wait_bins:
+            data["wait_bins"] = {str(upper): count for upper, count in self.wait_bins.items()}
+        for name in _SCORES:
+            if not any(getattr(self, name)):
+                data.pop(name, None)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BucketStats:
         """Unknown keys are ignored and missing ones default, so old and new snapshots both load."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        stats = cls(**{k: v for k, v in data.items() if k in _SCALARS})
+        stats.wait_bins = {int(upper): count for upper, count in data.get("wait_bins", {}).items()}
+        for name in _SCORES:
+            if name in data:
+                setattr(stats, name, list(data[name]))
+        return stats
 
     @classmethod
     def merged(cls, parts: Iterable[BucketStats]) -> BucketStats:
@@ -46,3 +99,9 @@ class BucketStats:
         for part in parts:
             total.add(part)
         return total
+
+
+_SCORES = ("csat_counts", "nps_counts", "ces_counts")
+_ALL = tuple(f.name for f in fields(BucketStats) if f.name != "wait_bins")
+_SCALARS = frozenset(name for name in _ALL if name not in _SCORES)
+_SUMMED = tuple(name for name in _SCALARS if name != "max_wait_s")

@@ -1,9 +1,15 @@
-"""The one definition of each KPI formula. The stream, the API, the metrics and the tests all call these.
+"""The one definition of each KPI formula (see docs/kpi-definitions.md). The stream, the API, the
+metrics and the alert statuses all call these.
 
 A ratio or mean over an empty denominator is ``None`` (shown as null): "no calls" is not "0 %".
 """
 
 from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+from service.settings import ServiceLevelFormula
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -15,10 +21,61 @@ def mean(total: float, count: float) -> float | None:
 
 
 def abandon_rate(abandoned: int, answered: int) -> float | None:
-    """Abandoned over contacts that left the queue (answered + abandoned)."""
+    """Abandoned over contacts that left the queue (answered + abandoned); short abandons are in neither."""
     return ratio(abandoned, answered + abandoned)
 
 
 def asa_seconds(answered_wait_sum_s: float, answered_with_wait: int) -> float | None:
     """Average speed of answer: mean queue time of answered contacts whose wait is known."""
     return mean(answered_wait_sum_s, answered_with_wait)
+
+
+def service_level_terms(
+    formula: ServiceLevelFormula, answered: int, abandoned: int, answered_within: int, abandoned_within: int
+) -> tuple[int, int]:
+    """(numerator, denominator) of the service level under the queue's chosen formula."""
+    if formula is ServiceLevelFormula.ANSWERED:
+        return answered_within, answered
+    if formula is ServiceLevelFormula.ABANDONS_WITHIN_COUNT_AS_MET:
+        return answered_within + abandoned_within, answered + abandoned
+    return answered_within, answered + abandoned
+
+
+def aht_seconds(talk_sum_s: float, hold_sum_s: float, acw_sum_s: float, handled: int) -> float | None:
+    return mean(talk_sum_s + hold_sum_s + acw_sum_s, handled)
+
+
+def percentile_from_bins(bins: Mapping[int, int], fraction: float) -> float | None:
+    """Nearest-rank percentile over a histogram whose keys are the bins' upper bounds."""
+    total = sum(bins.values())
+    if total <= 0:
+        return None
+    rank = math.ceil(fraction * total)
+    seen = 0
+    for upper in sorted(bins):
+        seen += bins[upper]
+        if seen >= rank:
+            return float(upper)
+    raise AssertionError("unreachable: rank is at most the total")
+
+
+def top_box_share(counts: Sequence[int], top: int) -> float | None:
+    """Share of the highest ``top`` answers (CSAT: 4-5 of a 1-5 scale)."""
+    return ratio(sum(counts[-top:]), sum(counts))
+
+
+def scale_mean(counts: Sequence[int], lowest: int) -> float | None:
+    """Mean answer of a scale whose first count is for the answer ``lowest``."""
+    return mean(sum((lowest + i) * n for i, n in enumerate(counts)), sum(counts))
+
+
+def net_promoter_score(counts: Sequence[int]) -> float | None:
+    """% promoters (9-10) minus % detractors (0-6) of a 0-10 scale, -100..100."""
+    answers = sum(counts)
+    if answers <= 0:
+        return None
+    return 100.0 * (sum(counts[9:11]) - sum(counts[0:7])) / answers
+
+
+def fcr_repeat(repeat_rate: float | None) -> float | None:
+    return None if repeat_rate is None else 1.0 - repeat_rate

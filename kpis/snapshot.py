@@ -1,37 +1,89 @@
-"""Wire format of the bucket snapshot log: the worker's table changelog, read back by every API process.
+"""Wire formats: the worker's state table (its changelog is how a worker recovers) and the snapshot
+topics every API process reads.
 
-Key: JSON ``[partition, queue, channel, bucket_start]``; the source partition is part of the key because
-each partition's worker owns only its share of a bucket. Value: JSON of ``BucketStats``; ``None``
-(a tombstone) when the bucket expired.
+Table keys are JSON arrays whose second element is the source partition, since a worker's table
+holds the keys of all its partitions: ``["b", p, size, queue, channel, start]`` (an open bucket with
+its offset marks), ``["c", p, customer_id]`` (a customer's recent offered contacts) and
+``["m", p]`` (where to resume). Snapshot keys: ``[p, size, queue, channel, start]`` for a bucket,
+``["waiting", p]`` and ``["progress", p]`` for live values and processed offsets.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any, Final
 
 from kpis.buckets import BucketStats
-from kpis.state import BucketKey
+from kpis.state import Bucket, BucketKey
 
-TABLE_NAME = "buckets"
-
-
-def changelog_topic(app_id: str) -> str:
-    """Faust's own naming of a table's changelog topic, so the API can read it without Faust."""
-    return f"{app_id}-{TABLE_NAME}-changelog"
+STATE_TABLE: Final = "state"
 
 
-def encode_key(partition: int, key: BucketKey) -> str:
-    return json.dumps([partition, key.queue, key.channel, key.start], separators=(",", ":"))
+def state_changelog(app_id: str) -> str:
+    """Faust's own naming of a table's changelog topic."""
+    return f"{app_id}-{STATE_TABLE}-changelog"
 
 
-def decode_key(raw: bytes | str) -> tuple[int, BucketKey]:
-    partition, queue, channel, start = json.loads(raw)
-    return int(partition), BucketKey(str(queue), str(channel), int(start))
+def minutes_topic(app_id: str) -> str:
+    """Minute buckets, live waiting and progress: short retention, read for the rolling windows."""
+    return f"{app_id}.kpi-minutes"
 
 
-def encode_value(stats: BucketStats) -> bytes:
-    return json.dumps(stats.to_json(), separators=(",", ":")).encode()
+def intervals_topic(app_id: str) -> str:
+    """15-minute buckets: kept for the history retention, read for today, intervals and history."""
+    return f"{app_id}.kpi-intervals"
 
 
-def decode_value(raw: bytes | None) -> BucketStats | None:
-    return None if raw is None else BucketStats.from_json(json.loads(raw))
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def bucket_table_key(partition: int, key: BucketKey) -> bytes:
+    return _dump(["b", partition, key.size, key.queue, key.channel, key.start])
+
+
+def customer_table_key(partition: int, customer_id: str) -> bytes:
+    return _dump(["c", partition, customer_id])
+
+
+def meta_table_key(partition: int) -> bytes:
+    return _dump(["m", partition])
+
+
+def decode_table_key(raw: bytes) -> tuple[str, int, list[Any]]:
+    kind, partition, *rest = json.loads(raw)
+    return str(kind), int(partition), rest
+
+
+def encode_bucket(bucket: Bucket) -> bytes:
+    return _dump({"stats": bucket.stats.to_json(), "marks": bucket.marks})
+
+
+def decode_bucket(raw: bytes) -> Bucket:
+    data = json.loads(raw)
+    return Bucket(BucketStats.from_json(data["stats"]), {k: int(v) for k, v in data["marks"].items()})
+
+
+def bucket_key_from(rest: list[Any]) -> BucketKey:
+    size, queue, channel, start = rest
+    return BucketKey(int(size), str(queue), str(channel), int(start))
+
+
+def snapshot_bucket_key(partition: int, key: BucketKey) -> bytes:
+    return _dump([partition, key.size, key.queue, key.channel, key.start])
+
+
+def snapshot_waiting_key(partition: int) -> bytes:
+    return _dump(["waiting", partition])
+
+
+def snapshot_progress_key(partition: int) -> bytes:
+    return _dump(["progress", partition])
+
+
+def encode_json(value: Any) -> bytes:
+    return _dump(value)
+
+
+def encode_stats(stats: BucketStats) -> bytes:
+    return _dump(stats.to_json())

@@ -1,144 +1,456 @@
-"""KPI state of one source partition: events in, dirty bucket counters out.
+"""KPI state of one source partition: events in, changed buckets out (docs/kpi-definitions.md).
 
-All of a customer's events share a partition (the record key is the customer id), so a contact's
-whole life is folded by one ``PartitionState`` and nothing here needs locks or cross-partition reads.
-The worker writes each dirty bucket once per batch; what it writes is exactly ``to_json`` of it.
+All of a customer's events share a partition number on every source topic (the record key is the
+customer id), so one ``PartitionState`` sees a contact's whole life and needs no locks.
+
+Exactness rests on three ideas:
+
+- Offset fences. Every bucket remembers, per source topic, the last offset whose effects it holds
+  (``marks``, set when the bucket is written out). An effect triggered by the event at (topic,
+  offset) is applied only when the offset is past the bucket's mark, so re-reading source events
+  that were already counted (after a crash, a rebalance, or at-least-once redelivery) changes
+  nothing, while their effect on contact state (derived durations, deduplication) is rebuilt.
+- Pending effects. A duration or a survey's queue that depends on an event not seen yet is parked
+  on the contact and booked, into the bucket of the event it belongs to, when that event arrives:
+  the result is the same as in event-time order.
+- Closing. A bucket closes when the partition's event time has passed its end by the grace period;
+  closed buckets are final, leave memory, and later events for them are late.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from enum import Enum
+from typing import Any, Callable, Iterator, NamedTuple
 
 from kpis.buckets import BucketStats
-from kpis.windows import bucket_start
+from service.settings import QueueRules
 from streams.contract import Event
+
+MINUTE = 60
+INTERVAL = 900
+SIZES = (MINUTE, INTERVAL)
+UNKNOWN = "unknown"
 
 
 class BucketKey(NamedTuple):
+    size: int
     queue: str
     channel: str
     start: int
 
 
+class Outcome(Enum):
+    COUNTED = "counted"
+    DUPLICATE = "duplicate"
+    LATE = "late"
+
+
+@dataclass(slots=True)
+class Bucket:
+    stats: BucketStats
+    marks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An effect waiting for an earlier event of the same contact: what it is, and whose bucket."""
+
+    kind: str  # "answered", "abandoned" (wait), "talk", "acw", "survey"
+    at: float
+    queue: str | None
+    channel: str | None
+    origin: tuple[str, int]
+    survey: dict[str, Any] | None = None
+
+
 @dataclass(slots=True)
 class _Contact:
-    """What later events of a contact need from earlier ones, whatever order they arrive in."""
-
-    offered_at: float | None = None
+    first_offsets: dict[str, int]
+    event_ids: set[str] = field(default_factory=set)
     last_seen: float = 0.0
-    pending_waits: list[tuple[str, float, BucketKey]] = field(default_factory=list)
+    queue: str | None = None
+    channel: str | None = None
+    offered_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    left_queue: bool = False
+    pending: list[_Pending] = field(default_factory=list)
 
 
-def _seconds_between(earlier: float, later: float) -> float:
-    """A derived duration, to the millisecond that RFC 3339 times carry, never negative."""
-    return max(0.0, round(later - earlier, 3))
+class _Offer(NamedTuple):
+    """One offered contact in a customer's history, ordered by (time, contact id, event id).
+
+    Deduplication is by event id: contact ids are not always unique in recorded traffic."""
+
+    at: float
+    contact_id: str
+    event_id: str
+    queue: str
+    channel: str
+    repeat: bool
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a flush must write: each changed bucket and customer once, closed buckets, and meta."""
+
+    buckets: dict[BucketKey, Bucket]
+    closed: dict[BucketKey, Bucket]
+    customers: dict[str, list[_Offer] | None]
+    waiting: dict[tuple[str, str], tuple[int, float]] | None
+
+
+Rules = Callable[[str], QueueRules]
 
 
 class PartitionState:
-    def __init__(self, retention_s: float, contact_horizon_s: float) -> None:
-        self.buckets: dict[BucketKey, BucketStats] = {}
-        self._dirty: set[BucketKey] = set()
-        self._removed: set[BucketKey] = set()
-        self._contacts: dict[str, _Contact] = {}
-        self._seen: dict[str, float] = {}
-        self._retention_s = retention_s
+    def __init__(self, rules: Rules, grace_s: float, contact_horizon_s: float, repeat_horizon_s: float) -> None:
+        self._rules = rules
+        self._grace_s = grace_s
         self._contact_horizon_s = contact_horizon_s
-        self.watermark = 0.0
+        self._repeat_horizon_s = repeat_horizon_s
+        self.buckets: dict[BucketKey, Bucket] = {}
+        self.closed_until = 0
+        self.watermarks: dict[str, float] = {}
+        self.processed: dict[str, int] = {}
+        self._contacts: dict[str, _Contact] = {}
+        self._customers: dict[str, list[_Offer]] = {}
+        self._waiting: dict[str, tuple[str, str, float]] = {}
+        self._dirty: set[BucketKey] = set()
+        self._dirty_customers: set[str] = set()
+        self._closed: dict[BucketKey, Bucket] = {}
+        self._waiting_changed = False
 
-    def load(self, key: BucketKey, stats: BucketStats) -> None:
-        """Restore a bucket written by an earlier run (table recovery)."""
-        self.buckets[key] = stats
+    # -- restoring -------------------------------------------------------------------------
 
-    def apply(self, event: Event) -> bool:
-        """Fold one event in; False when its event_id was already counted."""
-        if event.event_id in self._seen:
-            return False
-        self._seen[event.event_id] = event.time
-        if event.time > self.watermark:
-            self.watermark = event.time
-        if event.type == "contact.offered":
-            self._offered(event)
-        elif event.type in ("contact.answered", "contact.abandoned"):
-            self._left_queue(event)
-        return True
+    def restore_bucket(self, key: BucketKey, bucket: Bucket) -> None:
+        if key.start + key.size > self.closed_until:
+            self.buckets[key] = bucket
 
-    def _bucket(self, queue: str, channel: str, at: float) -> tuple[BucketKey, BucketStats]:
-        key = BucketKey(queue, channel, bucket_start(at))
-        stats = self.buckets.get(key)
-        if stats is None:
-            stats = self.buckets[key] = BucketStats()
-        self._dirty.add(key)
-        return key, stats
+    def restore_customer(self, customer_id: str, offers: list[list[Any]]) -> None:
+        self._customers[customer_id] = [
+            _Offer(float(a), str(c), str(e), str(q), str(ch), bool(r)) for a, c, e, q, ch, r in offers
+        ]
 
-    def _contact(self, event: Event) -> _Contact:
+    def restore_meta(self, meta: dict[str, Any]) -> None:
+        self.closed_until = int(meta.get("closed_until", 0))
+        self.watermarks = {k: float(v) for k, v in meta.get("watermarks", {}).items()}
+
+    def meta(self) -> dict[str, Any]:
+        """Where to resume: closed horizon, event-time watermarks, and the lowest source offsets that
+        contact state still needs (re-read from there after a restart)."""
+        low: dict[str, int] = {}
+        for contact in self._contacts.values():
+            for topic, offset in contact.first_offsets.items():
+                if offset < low.get(topic, offset + 1):
+                    low[topic] = offset
+        for topic, offset in self.processed.items():
+            low.setdefault(topic, offset + 1)
+        return {"closed_until": self.closed_until, "watermarks": self.watermarks, "low_offsets": low}
+
+    # -- folding ---------------------------------------------------------------------------
+
+    def apply(self, event: Event, topic: str, offset: int, rebuilding: bool = False) -> Outcome:
+        """Fold one event in. ``rebuilding`` re-reads an event processed before a restart: one older
+        than the closed horizon still updates contact state (closed buckets ignore its effects),
+        because it was counted when it first came, before its buckets closed."""
+        self.processed[topic] = offset
         contact = self._contacts.get(event.contact_id)
+        if contact is not None and event.event_id in contact.event_ids:
+            return Outcome.DUPLICATE
+        if event.time < self.closed_until and not rebuilding:
+            return Outcome.LATE
+        if event.time > self.watermarks.get(topic, 0.0):
+            self.watermarks[topic] = event.time
         if contact is None:
-            contact = self._contacts[event.contact_id] = _Contact()
-        contact.last_seen = max(contact.last_seen, event.time)
-        return contact
-
-    def _offered(self, event: Event) -> None:
-        assert event.queue is not None and event.channel is not None
-        _, stats = self._bucket(event.queue, event.channel, event.time)
-        stats.offered += 1
-        contact = self._contact(event)
-        contact.offered_at = event.time
-        for kind, left_at, key in contact.pending_waits:
-            self._book_wait(kind, _seconds_between(event.time, left_at), key)
-        contact.pending_waits.clear()
-
-    def _left_queue(self, event: Event) -> None:
-        assert event.queue is not None and event.channel is not None
-        kind = "answered" if event.type == "contact.answered" else "abandoned"
-        key, stats = self._bucket(event.queue, event.channel, event.time)
-        if kind == "answered":
-            stats.answered += 1
+            contact = self._contacts[event.contact_id] = _Contact(first_offsets={topic: offset})
         else:
-            stats.abandoned += 1
-        contact = self._contact(event)
+            contact.first_offsets.setdefault(topic, offset)
+        contact.event_ids.add(event.event_id)
+        if event.time > contact.last_seen:
+            contact.last_seen = event.time
+        source = (topic, offset)
+        if event.type == "survey.submitted":
+            self._survey(contact, event, source)
+            return Outcome.COUNTED
+        if contact.queue is None:
+            contact.queue, contact.channel = event.queue, event.channel
+            self._resolve(contact, "survey", source)
+        handler = self._handlers[event.type]
+        handler(self, contact, event, source)
+        return Outcome.COUNTED
+
+    def _targets(self, queue: str, channel: str, at: float, source: tuple[str, int]) -> Iterator[BucketStats]:
+        """The open buckets (minute and interval) that the effect of ``source`` at time ``at`` goes to,
+        skipping those whose mark shows they already hold it."""
+        if at < self.closed_until:
+            return
+        topic, offset = source
+        for size in SIZES:
+            key = BucketKey(size, queue, channel, int(at // size) * size)
+            bucket = self.buckets.get(key)
+            if bucket is None:
+                bucket = self.buckets[key] = Bucket(BucketStats())
+            elif offset <= bucket.marks.get(topic, -1):
+                continue
+            self._dirty.add(key)
+            yield bucket.stats
+
+    def _offered(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+        queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
+        for stats in self._targets(queue, channel, event.time, source):
+            stats.offered += 1
+        contact.offered_at = event.time
+        if not contact.left_queue:
+            self._waiting[event.contact_id] = (queue, channel, event.time)
+            self._waiting_changed = True
+        if event.customer_id is not None:
+            self._customer_offered(event, queue, channel, source)
+        for pending in self._take_pending(contact, ("answered", "abandoned")):
+            self._book_wait(pending.kind, pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at,
+                            _between(event.time, pending.at), source, reclassify=True)
+
+    def _left_queue(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+        kind = "answered" if event.type == "contact.answered" else "abandoned"
+        queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
+        contact.left_queue = True
+        if self._waiting.pop(event.contact_id, None) is not None:
+            self._waiting_changed = True
+        if kind == "answered":
+            contact.answered_at = event.time
+            for pending in self._take_pending(contact, ("talk",)):
+                self._book_talk(pending, _between(event.time, pending.at), source)
         wait = event.number("wait_s")
         if wait is None and contact.offered_at is not None:
-            wait = _seconds_between(contact.offered_at, event.time)
+            wait = _between(contact.offered_at, event.time)
         if wait is None:
-            contact.pending_waits.append((kind, event.time, key))
+            for stats in self._targets(queue, channel, event.time, source):
+                if kind == "answered":
+                    stats.answered += 1
+                else:
+                    stats.abandoned += 1
+            contact.pending.append(_Pending(kind, event.time, queue, channel, source))
         else:
-            self._book_wait(kind, wait, key)
+            self._book_wait(kind, queue, channel, event.time, wait, source, reclassify=False)
 
-    def _book_wait(self, kind: str, wait: float, key: BucketKey) -> None:
-        stats = self.buckets.get(key)
-        if stats is None:
+    def _book_wait(
+        self, kind: str, queue: str, channel: str, at: float, wait: float, source: tuple[str, int], reclassify: bool
+    ) -> None:
+        """Count an answered or abandoned contact with its known wait. With ``reclassify`` the contact
+        was already counted (as answered, or as a not-short abandon) when its wait was unknown."""
+        rules = self._rules(queue)
+        within = wait <= rules.service_level_seconds
+        short = kind == "abandoned" and wait < rules.short_abandon_seconds
+        for stats in self._targets(queue, channel, at, source):
+            if kind == "answered":
+                stats.answered += 0 if reclassify else 1
+                stats.answered_wait_sum_s += wait
+                stats.answered_with_wait += 1
+                stats.answered_within_sl += within
+                stats.add_wait(wait)
+            elif short:
+                stats.abandoned -= 1 if reclassify else 0
+                stats.short_abandoned += 1
+            else:
+                stats.abandoned += 0 if reclassify else 1
+                stats.abandoned_wait_sum_s += wait
+                stats.abandoned_with_wait += 1
+                stats.abandoned_within_sl += within
+                stats.add_wait(wait)
+
+    def _ended(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+        queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
+        contact.ended_at = event.time
+        talk = event.number("talk_s")
+        if talk is None and contact.answered_at is not None:
+            talk = _between(contact.answered_at, event.time)
+        hold = event.number("hold_s") or 0.0
+        for stats in self._targets(queue, channel, event.time, source):
+            stats.handled += 1
+            stats.hold_sum_s += hold
+            stats.talk_sum_s += talk or 0.0
+        if talk is None:
+            contact.pending.append(_Pending("talk", event.time, queue, channel, source))
+        for pending in self._take_pending(contact, ("acw",)):
+            self._book_acw(pending, _between(event.time, pending.at), source)
+
+    def _wrapup(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+        pending = _Pending("acw", event.time, event.queue or UNKNOWN, event.channel or UNKNOWN, source)
+        acw = event.number("acw_s")
+        if acw is None and contact.ended_at is not None:
+            acw = _between(contact.ended_at, event.time)
+        if acw is None:
+            contact.pending.append(pending)
+        else:
+            self._book_acw(pending, acw, source)
+
+    def _book_talk(self, pending: _Pending, talk: float, source: tuple[str, int]) -> None:
+        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, source):
+            stats.talk_sum_s += talk
+
+    def _book_acw(self, pending: _Pending, acw: float, source: tuple[str, int]) -> None:
+        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, source):
+            stats.acw_sum_s += acw
+
+    def _survey(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+        pending = _Pending("survey", event.time, event.queue, event.channel, source, survey=event.fields)
+        if pending.queue is None or pending.channel is None:
+            if contact.queue is None:
+                contact.pending.append(pending)
+                return
+            pending.queue = pending.queue or contact.queue
+            pending.channel = pending.channel or contact.channel
+        self._book_survey(pending, source)
+
+    def _book_survey(self, pending: _Pending, source: tuple[str, int]) -> None:
+        answers = pending.survey or {}
+        csat, nps, ces, resolved = answers.get("csat"), answers.get("nps"), answers.get("ces"), answers.get("resolved")
+        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, source):
+            stats.surveys += 1
+            if csat is not None:
+                stats.csat_counts[csat - 1] += 1
+            if nps is not None:
+                stats.nps_counts[nps] += 1
+            if ces is not None:
+                stats.ces_counts[ces - 1] += 1
+            if resolved is not None:
+                stats.resolved_answers += 1
+                stats.resolved_true += bool(resolved)
+
+    def _resolve(self, contact: _Contact, kind: str, source: tuple[str, int]) -> None:
+        """Book parked surveys now that the contact's queue and channel are known."""
+        for pending in self._take_pending(contact, (kind,)):
+            pending.queue = pending.queue or contact.queue
+            pending.channel = pending.channel or contact.channel
+            self._book_survey(pending, source)
+
+    @staticmethod
+    def _take_pending(contact: _Contact, kinds: tuple[str, ...]) -> list[_Pending]:
+        if not contact.pending:
+            return []
+        taken = [p for p in contact.pending if p.kind in kinds]
+        if taken:
+            contact.pending = [p for p in contact.pending if p.kind not in kinds]
+        return taken
+
+    # -- repeat contacts --------------------------------------------------------------------
+
+    def _customer_offered(self, event: Event, queue: str, channel: str, source: tuple[str, int]) -> None:
+        customer_id = event.customer_id
+        assert customer_id is not None
+        offers = self._customers.setdefault(customer_id, [])
+        if any(offer.event_id == event.event_id for offer in offers):
             return
-        if kind == "answered":
-            stats.answered_wait_sum_s += wait
-            stats.answered_with_wait += 1
-        else:
-            stats.abandoned_wait_sum_s += wait
-            stats.abandoned_with_wait += 1
-        stats.max_wait_s = max(stats.max_wait_s, wait)
-        self._dirty.add(key)
+        position = bisect.bisect_left(offers, (event.time, event.contact_id, event.event_id))
+        previous = offers[position - 1] if position > 0 else None
+        repeat = previous is not None and event.time - previous.at <= self._repeat_window(queue)
+        offers.insert(position, _Offer(event.time, event.contact_id, event.event_id, queue, channel, repeat))
+        for stats in self._targets(queue, channel, event.time, source):
+            stats.known_customer_offered += 1
+            stats.repeat_offered += repeat
+        if position + 1 < len(offers):
+            later = offers[position + 1]
+            if not later.repeat and later.at - event.time <= self._repeat_window(later.queue):
+                offers[position + 1] = later._replace(repeat=True)
+                for stats in self._targets(later.queue, later.channel, later.at, source):
+                    stats.repeat_offered += 1
+        self._dirty_customers.add(customer_id)
 
-    def expire(self) -> None:
-        """Drop buckets past retention and contacts past the horizon, judged by this partition's event time."""
-        bucket_floor = self.watermark - self._retention_s
-        for key in [k for k in self.buckets if k.start + 60 <= bucket_floor]:
-            del self.buckets[key]
+    def _repeat_window(self, queue: str) -> float:
+        return self._rules(queue).repeat_contact_days * 86400.0
+
+    # -- closing and expiry -----------------------------------------------------------------
+
+    def close(self, watermark: float) -> None:
+        """Close buckets that ended more than the grace period before ``watermark`` and forget what
+        no open bucket can need any more."""
+        boundary = int((watermark - self._grace_s) // MINUTE) * MINUTE
+        if boundary <= self.closed_until:
+            return
+        self._settle_unknown_surveys(boundary)
+        self.closed_until = boundary
+        for key in [k for k in self.buckets if k.start + k.size <= boundary]:
+            self._closed[key] = self.buckets.pop(key)
             self._dirty.discard(key)
-            self._removed.add(key)
-        contact_floor = self.watermark - self._contact_horizon_s
+        self._expire(watermark)
+
+    def _settle_unknown_surveys(self, boundary: int) -> None:
+        """A survey whose contact never showed up within the grace period goes to queue "unknown".
+
+        It is fenced by its own event, which is what a replay would see first."""
+        for contact in self._contacts.values():
+            if not contact.pending:
+                continue
+            for pending in self._take_pending(contact, ("survey",)):
+                if pending.at < boundary:
+                    pending.queue, pending.channel = pending.queue or UNKNOWN, pending.channel or UNKNOWN
+                    self._book_survey(pending, pending.origin)
+                else:
+                    contact.pending.append(pending)
+
+    def _expire(self, watermark: float) -> None:
+        contact_floor = watermark - self._contact_horizon_s
         for contact_id in [c for c, s in self._contacts.items() if s.last_seen < contact_floor]:
             del self._contacts[contact_id]
-        for event_id in [e for e, t in self._seen.items() if t < contact_floor]:
-            del self._seen[event_id]
+            if self._waiting.pop(contact_id, None) is not None:
+                self._waiting_changed = True
+        customer_floor = watermark - self._repeat_horizon_s - self._grace_s
+        for customer_id, offers in list(self._customers.items()):
+            if offers[-1].at < customer_floor:
+                del self._customers[customer_id]
+                self._dirty_customers.add(customer_id)
+                continue
+            settled = bisect.bisect_left(offers, (float(self.closed_until),))
+            if settled > 1:
+                del offers[: settled - 1]
+                self._dirty_customers.add(customer_id)
 
-    def take_changes(self) -> tuple[dict[BucketKey, BucketStats], set[BucketKey]]:
-        """Buckets changed and buckets removed since the last call, each reported once."""
-        changed = {key: self.buckets[key] for key in self._dirty}
-        removed = self._removed
+    # -- reading out --------------------------------------------------------------------------
+
+    def take_changes(self) -> Changes:
+        """Everything changed since the last call, each reported once; changed buckets get their
+        marks moved to what has been processed, since they now hold every effect up to there."""
+        buckets = {}
+        for key in self._dirty:
+            bucket = self.buckets[key]
+            bucket.marks = dict(self.processed)
+            buckets[key] = bucket
+        customers = {c: self._customers.get(c) for c in self._dirty_customers}
+        waiting = self.waiting_summary() if self._waiting_changed else None
+        changes = Changes(buckets, self._closed, customers, waiting)
         self._dirty = set()
-        self._removed = set()
-        return changed, removed
+        self._dirty_customers = set()
+        self._closed = {}
+        self._waiting_changed = False
+        return changes
+
+    def waiting_summary(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """Per (queue, channel): how many contacts wait now, and the oldest one's offered time."""
+        summary: dict[tuple[str, str], tuple[int, float]] = {}
+        for queue, channel, offered_at in self._waiting.values():
+            count, oldest = summary.get((queue, channel), (0, offered_at))
+            summary[(queue, channel)] = (count + 1, min(oldest, offered_at))
+        return summary
 
     @property
     def contacts_tracked(self) -> int:
         return len(self._contacts)
+
+    @property
+    def customers_tracked(self) -> int:
+        return len(self._customers)
+
+    _handlers: dict[str, Callable[[PartitionState, _Contact, Event, tuple[str, int]], None]] = {
+        "contact.offered": _offered,
+        "contact.answered": _left_queue,
+        "contact.abandoned": _left_queue,
+        "contact.ended": _ended,
+        "contact.wrapup_ended": _wrapup,
+    }
+
+
+def _between(earlier: float, later: float) -> float:
+    """A derived duration, to the millisecond that RFC 3339 times carry, never negative."""
+    return max(0.0, round(later - earlier, 3))

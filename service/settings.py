@@ -7,11 +7,14 @@ is the short form of ``CXPULSE_KAFKA__BOOTSTRAP``. Every problem is reported wit
 from __future__ import annotations
 
 import os
+import re
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 
 class _Section(BaseModel):
@@ -49,17 +52,99 @@ class WorkerSettings(_Section):
     contact_horizon_minutes: int = Field(default=360, ge=10, description="how long a contact's state is kept")
 
 
+class ServiceLevelFormula(str, Enum):
+    """Which contacts the service-level denominator holds (vendors differ; the choice is per queue)."""
+
+    ANSWERED_PLUS_ABANDONED = "answered_plus_abandoned"
+    ANSWERED = "answered"
+    ABANDONS_WITHIN_COUNT_AS_MET = "abandons_within_count_as_met"
+
+
+_DAY_START = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class QueueOverrides(_Section):
+    """Per-queue settings; a key left out falls back to ``defaults``."""
+
+    timezone: str | None = None
+    day_start: str | None = None
+    service_level_seconds: float | None = Field(default=None, gt=0, le=86400)
+    service_level_formula: ServiceLevelFormula | None = None
+    short_abandon_seconds: float | None = Field(default=None, ge=0, le=3600)
+    repeat_contact_days: float | None = Field(default=None, gt=0, le=90)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("day_start")
+    @classmethod
+    def _clock_time(cls, value: str | None) -> str | None:
+        if value is not None and not _DAY_START.match(value):
+            raise ValueError(f"day_start must be HH:MM (00:00 to 23:59), not {value!r}")
+        return value
+
+
+class QueueRules(QueueOverrides):
+    """The settings that apply to one queue, every key filled in."""
+
+    timezone: str = "UTC"
+    day_start: str = "00:00"
+    service_level_seconds: float = Field(default=20, gt=0, le=86400)
+    service_level_formula: ServiceLevelFormula = ServiceLevelFormula.ANSWERED_PLUS_ABANDONED
+    short_abandon_seconds: float = Field(default=5, ge=0, le=3600)
+    repeat_contact_days: float = Field(default=7, gt=0, le=90)
+
+    @property
+    def day_start_seconds(self) -> int:
+        hours, minutes = self.day_start.split(":")
+        return int(hours) * 3600 + int(minutes) * 60
+
+
+class LateEvents(str, Enum):
+    DEADLETTER = "deadletter"
+    DROP = "drop"
+
+
+class KpiSettings(_Section):
+    grace_minutes: float = Field(default=60, ge=0, le=24 * 60, description="how late an event may arrive and still count")
+    late_events: LateEvents = Field(default=LateEvents.DEADLETTER, description="what happens to an event later than the grace")
+    history_days: int = Field(default=35, ge=1, le=400, description="days of 15-minute history kept")
+    stale_seconds: float = Field(default=30, gt=0, description="no update for this long marks served values stale")
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
 
 
 class Settings(_Section):
+    _rules_cache: dict[str, QueueRules] = PrivateAttr(default_factory=dict)
     kafka: KafkaSettings = KafkaSettings()
     broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
     log: LogSettings = LogSettings()
+    kpi: KpiSettings = KpiSettings()
+    defaults: QueueRules = QueueRules()
+    queues: dict[str, QueueOverrides] = Field(default_factory=dict)
+
+    def rules(self, queue: str) -> QueueRules:
+        """The settings of a queue: its overrides over the defaults (cached: called per event)."""
+        cached = self._rules_cache.get(queue)
+        if cached is None:
+            overrides = self.queues.get(queue)
+            cached = self.defaults
+            if overrides is not None:
+                cached = self.defaults.model_copy(update=overrides.model_dump(exclude_none=True))
+            self._rules_cache[queue] = cached
+        return cached
 
     @property
     def bootstrap(self) -> str:

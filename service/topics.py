@@ -26,12 +26,17 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
     """Explicit configs at creation: some brokers only report configs that were set then."""
     partitions = settings.kafka.partitions
     replication = settings.kafka.replication_factor
+    app_id = settings.worker.app_id
     delete = {"cleanup.policy": "delete"}
-    compact = {"cleanup.policy": "compact"}
+    day_ms = 86_400_000
+    minutes = {"cleanup.policy": "compact,delete", "retention.ms": str(day_ms)}
+    intervals = {"cleanup.policy": "compact,delete", "retention.ms": str((settings.kpi.history_days + 1) * day_ms)}
     return [
         *(NewTopic(name, partitions, replication, topic_configs=delete) for name in topics.SOURCE_TOPICS),
         NewTopic(topics.DEADLETTER, partitions, replication, topic_configs=delete),
-        NewTopic(snapshot.changelog_topic(settings.worker.app_id), partitions, replication, topic_configs=compact),
+        NewTopic(snapshot.state_changelog(app_id), partitions, replication, topic_configs={"cleanup.policy": "compact"}),
+        NewTopic(snapshot.minutes_topic(app_id), partitions, replication, topic_configs=minutes),
+        NewTopic(snapshot.intervals_topic(app_id), partitions, replication, topic_configs=intervals),
     ]
 
 

@@ -1,81 +1,227 @@
-"""The agent that folds source events into per-partition KPI state and persists changed buckets.
+"""The agent that folds source events into per-partition KPI state and writes out what changed.
 
-Per event the work is decoding, validation and a few dict operations; table writes happen once per
-batch and per changed bucket, with the source partition chosen explicitly, because Faust's per-event
-table path is far slower than the arithmetic. The bucket table's changelog is also the snapshot log
-the API processes read, so nothing else has to be published for them.
+Per event the work is decoding, validation and a few dict operations; writes happen once per batch
+and per changed key, with the source partition chosen explicitly, because Faust's per-event table
+path costs far more than the arithmetic.
+
+Two outputs per partition:
+- the ``state`` table (a Faust table; its changelog is how a worker recovers): open buckets with
+  their offset marks, customers' recent offered contacts, and a resume point;
+- the snapshot topics the API processes read: minute and 15-minute buckets, live waiting, progress.
+
+A flush writes in an order that makes a crash at any point safe to replay: snapshots, buckets,
+customers; and when buckets close, the producer is flushed before the resume point (which carries
+the closed horizon) and the tombstones of the closed buckets are written.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import time
 from typing import Any, Iterable
 
 import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP, EventT
 
 from kpis import snapshot
-from kpis.state import PartitionState
-from service.settings import Settings
+from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
+from service.settings import LateEvents, Settings
 from streams import deadletter, metrics, topics
 from streams.contract import InvalidEvent, decode
 
 log = logging.getLogger("cxpulse.worker")
 
-EXPIRY_INTERVAL_S = 10.0
+CLOSE_INTERVAL_S = 5.0
+IDLE_AFTER_S = 30.0
 
 
 class Folder:
-    """Holds the state of the partitions this worker owns and writes their changes to the table."""
+    """The state of the partitions this worker owns, and how it is restored and written out."""
 
-    def __init__(self, table: faust.Table, dead_letters: faust.TopicT, settings: Settings) -> None:
+    def __init__(self, app: faust.App, table: faust.Table, settings: Settings) -> None:
+        self._app = app
         self._table = table
-        self._dead_letters = dead_letters
-        self._retention_s = settings.worker.retention_minutes * 60.0
-        self._horizon_s = settings.worker.contact_horizon_minutes * 60.0
+        self._settings = settings
+        app_id = settings.worker.app_id
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self._dead_letters = app.topic(topics.DEADLETTER, **raw)
+        self._snapshots = {
+            MINUTE: app.topic(snapshot.minutes_topic(app_id), **raw),
+            INTERVAL: app.topic(snapshot.intervals_topic(app_id), **raw),
+        }
         self._states: dict[int, PartitionState] = {}
+        self._last_record: dict[int, dict[str, float]] = {}
+        self.lock = asyncio.Lock()
+        repeat_days = max(
+            [settings.defaults.repeat_contact_days]
+            + [q.repeat_contact_days for q in settings.queues.values() if q.repeat_contact_days]
+        )
+        self._horizons = (
+            settings.kpi.grace_minutes * 60.0,
+            settings.worker.contact_horizon_minutes * 60.0,
+            repeat_days * 86400.0,
+        )
 
-    def state(self, partition: int) -> PartitionState:
-        """The partition's state, restored from the recovered table the first time it is needed."""
+    # -- owning partitions ------------------------------------------------------------------
+
+    async def state(self, partition: int) -> PartitionState:
+        """The partition's state; the first time, restored from the table and rebuilt from the source."""
         state = self._states.get(partition)
         if state is None:
-            state = self._states[partition] = PartitionState(self._retention_s, self._horizon_s)
-            for raw_key, raw_value in self._table.data.items():
-                owner, key = snapshot.decode_key(raw_key)
-                stats = snapshot.decode_value(raw_value)
-                if owner == partition and stats is not None:
-                    state.load(key, stats)
-            log.info("partition state loaded", extra={"partition": partition, "buckets": len(state.buckets)})
+            started = time.monotonic()
+            state = PartitionState(self._settings.rules, *self._horizons)
+            low = self._restore(partition, state)
+            rebuilt = await self._rebuild(partition, state, low)
+            self._states[partition] = state
+            self._last_record[partition] = {}
+            log.info(
+                "partition state ready",
+                extra={"partition": partition, "buckets": len(state.buckets), "contacts": state.contacts_tracked,
+                       "events_reread": rebuilt, "seconds": round(time.monotonic() - started, 3)},
+            )
         return state
+
+    def _restore(self, partition: int, state: PartitionState) -> dict[str, int]:
+        entries = []
+        low: dict[str, int] = {}
+        for raw_key, raw_value in self._table.data.items():
+            kind, owner, rest = snapshot.decode_table_key(raw_key)
+            if owner != partition or raw_value is None:
+                continue
+            if kind == "m":
+                meta = _loads(raw_value)
+                state.restore_meta(meta)
+                low = {k: int(v) for k, v in meta.get("low_offsets", {}).items()}
+            else:
+                entries.append((kind, rest, raw_value))
+        for kind, rest, raw_value in entries:
+            if kind == "b":
+                state.restore_bucket(snapshot.bucket_key_from(rest), snapshot.decode_bucket(raw_value))
+            elif kind == "c":
+                state.restore_customer(str(rest[0]), _loads(raw_value))
+        return low
+
+    async def _rebuild(self, partition: int, state: PartitionState, low: dict[str, int]) -> int:
+        """Re-read the source from the resume point (the beginning for a topic without one) up to the
+        committed offsets, so contact state and deduplication are as they were; offset marks keep
+        events that were counted already from counting again."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.bootstrap, group_id=self._settings.worker.app_id,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        reread = 0
+        try:
+            targets: dict[TopicPartition, int] = {}
+            for topic in topics.SOURCE_TOPICS:
+                tp = TopicPartition(topic, partition)
+                committed = await consumer.committed(tp)
+                if committed and committed > low.get(topic, 0):
+                    targets[tp] = committed
+            if not targets:
+                return 0
+            consumer.assign(list(targets))
+            for tp in targets:
+                if tp.topic in low:
+                    consumer.seek(tp, low[tp.topic])
+                else:
+                    await consumer.seek_to_beginning(tp)
+            remaining = dict(targets)
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=1000)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset >= targets[tp]:
+                            break
+                        try:
+                            state.apply(decode(record.value, tp.topic), tp.topic, record.offset, rebuilding=True)
+                        except InvalidEvent:
+                            state.processed[tp.topic] = record.offset
+                        reread += 1
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= targets[tp]:
+                        del remaining[tp]
+        finally:
+            await consumer.stop()
+        metrics.EVENTS_REREAD.inc(reread)
+        return reread
 
     def forget(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._states.pop(partition, None)
+            self._last_record.pop(partition, None)
+
+    # -- folding ------------------------------------------------------------------------------
 
     async def fold(self, batch: Iterable[EventT]) -> None:
         touched: set[int] = set()
+        now = time.monotonic()
         for event in batch:
             message = event.message
+            state = await self.state(message.partition)
             try:
                 parsed = decode(message.value, message.topic)
             except InvalidEvent as exc:
-                await self._dead_letter(message, exc)
+                state.processed[message.topic] = message.offset
+                await self._dead_letter(message, exc.kind, str(exc))
                 continue
-            if self.state(message.partition).apply(parsed):
+            outcome = state.apply(parsed, message.topic, message.offset)
+            self._last_record[message.partition][message.topic] = now
+            touched.add(message.partition)
+            if outcome is Outcome.COUNTED:
                 metrics.EVENTS_PROCESSED.labels(message.topic).inc()
                 metrics.LAST_EVENT_TIME.labels(message.topic).set(parsed.time)
-            else:
+            elif outcome is Outcome.DUPLICATE:
                 metrics.EVENTS_DUPLICATE.labels(message.topic).inc()
-            touched.add(message.partition)
+            else:
+                metrics.EVENTS_LATE.labels(message.topic).inc()
+                if self._settings.kpi.late_events is LateEvents.DEADLETTER:
+                    reason = f"late: event time is before the closed horizon {snapshot_time(state.closed_until)}"
+                    await self._dead_letter(message, "late", reason)
         for partition in touched:
-            self.flush(partition)
+            await self.flush(partition, close=False)
 
-    def flush(self, partition: int) -> None:
-        changed, removed = self._states[partition].take_changes()
-        for key, stats in changed.items():
-            self._write(partition, snapshot.encode_key(partition, key).encode(), snapshot.encode_value(stats))
-        for key in removed:
-            self._write(partition, snapshot.encode_key(partition, key).encode(), None)
+    def _close_watermark(self, partition: int, state: PartitionState) -> float:
+        """Event time that closing follows: the slowest source topic still delivering records, so a
+        topic read ahead of another (or an idle one) neither closes nor holds back buckets early."""
+        now = time.monotonic()
+        seen = self._last_record.get(partition, {})
+        active = [wm for topic, wm in state.watermarks.items() if now - seen.get(topic, -IDLE_AFTER_S) < IDLE_AFTER_S]
+        if active:
+            return min(active)
+        return max(state.watermarks.values(), default=0.0)
+
+    async def flush(self, partition: int, close: bool) -> None:
+        state = self._states[partition]
+        if close:
+            state.close(self._close_watermark(partition, state))
+        changes = state.take_changes()
+        for key, bucket in {**changes.buckets, **changes.closed}.items():
+            self._snapshots[key.size].send_soon(
+                key=snapshot.snapshot_bucket_key(partition, key), value=snapshot.encode_stats(bucket.stats), partition=partition
+            )
+        if changes.waiting is not None:
+            waiting = [[q, c, n, oldest] for (q, c), (n, oldest) in changes.waiting.items()]
+            self._snapshots[MINUTE].send_soon(
+                key=snapshot.snapshot_waiting_key(partition), value=snapshot.encode_json(waiting), partition=partition
+            )
+        progress = snapshot.encode_json(state.processed)
+        for topic in self._snapshots.values():
+            topic.send_soon(key=snapshot.snapshot_progress_key(partition), value=progress, partition=partition)
+        for key, bucket in changes.buckets.items():
+            self._write(partition, snapshot.bucket_table_key(partition, key), snapshot.encode_bucket(bucket))
+        for customer_id, offers in changes.customers.items():
+            value = None if offers is None else snapshot.encode_json([list(o) for o in offers])
+            self._write(partition, snapshot.customer_table_key(partition, customer_id), value)
+        if changes.closed:
+            await self._app.producer.flush()
+        if changes.closed or close:
+            self._write(partition, snapshot.meta_table_key(partition), snapshot.encode_json(state.meta()))
+        for key in changes.closed:
+            self._write(partition, snapshot.bucket_table_key(partition, key), None)
 
     def _write(self, partition: int, key: bytes, value: bytes | None) -> None:
         if value is None:
@@ -84,45 +230,57 @@ class Folder:
             self._table.data[key] = value
         self._table.send_changelog(partition, key, value)
 
-    def expire(self) -> None:
-        for partition, state in self._states.items():
-            state.expire()
-            self.flush(partition)
-        metrics.CONTACTS_TRACKED.set(sum(s.contacts_tracked for s in self._states.values()))
-        metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in self._states.values()))
+    async def close_all(self) -> None:
+        """Periodic: close buckets, persist resume points, refresh gauges (also while no events come)."""
+        for partition in list(self._states):
+            await self.flush(partition, close=True)
+        states = self._states.values()
+        metrics.CONTACTS_TRACKED.set(sum(s.contacts_tracked for s in states))
+        metrics.CUSTOMERS_TRACKED.set(sum(s.customers_tracked for s in states))
+        metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
+        metrics.PARTITIONS_OWNED.set(len(self._states))
 
-    async def _dead_letter(self, message: Any, exc: InvalidEvent) -> None:
+    async def _dead_letter(self, message: Any, kind: str, reason: str) -> None:
         log.warning(
             "event dead-lettered",
-            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset, "reason": str(exc)},
+            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset, "reason": reason},
         )
         await self._dead_letters.send(
             key=message.key,
             value=message.value,
-            headers=deadletter.headers(exc.kind, str(exc), message.topic, message.partition, message.offset),
+            headers=deadletter.headers(kind, reason, message.topic, message.partition, message.offset),
         )
-        metrics.EVENTS_DEADLETTERED.labels(message.topic, exc.kind).inc()
+        metrics.EVENTS_DEADLETTERED.labels(message.topic, kind).inc()
+
+
+def snapshot_time(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+
+
+def _loads(raw: bytes) -> Any:
+    return json.loads(raw)
 
 
 def attach_folding(app: faust.App, settings: Settings) -> Folder:
     source = app.topic(*topics.SOURCE_TOPICS, key_serializer="raw", value_serializer="raw")
-    dead_letters = app.topic(topics.DEADLETTER, key_serializer="raw", value_serializer="raw")
     table = app.Table(
-        snapshot.TABLE_NAME,
+        snapshot.STATE_TABLE,
         default=None,
         partitions=settings.kafka.partitions,
         schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
     )
-    folder = Folder(table, dead_letters, settings)
+    folder = Folder(app, table, settings)
 
     @app.agent(source, name="fold")
     async def fold(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.worker.batch_max_events, settings.worker.batch_max_seconds):
-            await folder.fold(batch)
+            async with folder.lock:
+                await folder.fold(batch)
 
-    @app.timer(EXPIRY_INTERVAL_S)
-    async def expire() -> None:
-        folder.expire()
+    @app.timer(CLOSE_INTERVAL_S)
+    async def close() -> None:
+        async with folder.lock:
+            await folder.close_all()
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:

@@ -30,3 +30,20 @@ BUCKETS_HELD = Gauge(
     "cxpulse_worker_buckets",
     "Minute buckets of KPI counters held by the worker (bounded by retention).",
 )
+EVENTS_LATE = Counter(
+    "cxpulse_events_late_total",
+    "Events whose bucket had already closed (later than the grace period), by source topic.",
+    ["topic"],
+)
+EVENTS_REREAD = Counter(
+    "cxpulse_events_reread_total",
+    "Source events re-read to rebuild contact state after taking over a partition.",
+)
+CUSTOMERS_TRACKED = Gauge(
+    "cxpulse_worker_customers_tracked",
+    "Customers whose recent contacts the worker keeps for repeat-contact detection.",
+)
+PARTITIONS_OWNED = Gauge(
+    "cxpulse_worker_partitions",
+    "Source partitions whose state this worker holds.",
+)

@@ -1,87 +1,155 @@
-"""PartitionState against hand-worked numbers."""
+"""PartitionState mechanisms against hand-worked numbers."""
+
+from __future__ import annotations
 
 import json
+from typing import Any
 
 from kpis.buckets import BucketStats
-from kpis.state import BucketKey, PartitionState
+from kpis.state import INTERVAL, MINUTE, Bucket, BucketKey, Outcome, PartitionState
+from service.settings import QueueOverrides, Settings
 from streams import topics
 from streams.contract import decode
 from tests.events import contact_event
 
-T0 = 1_800_000_000.0  # a minute boundary: 1_800_000_000 / 60 is whole
+T0 = 1_800_000_000.0  # on a 15-minute boundary: 1_800_000_000 / 900 is whole
+CONFIG = Settings(queues={"billing": QueueOverrides(short_abandon_seconds=5, service_level_seconds=20)})
 
 
-def fold(state: PartitionState, *events: dict) -> None:
-    for event in events:
-        state.apply(decode(json.dumps(event).encode(), topics.CALLS))
+def new_state(grace_s: float = 3600) -> PartitionState:
+    return PartitionState(CONFIG.rules, grace_s=grace_s, contact_horizon_s=6 * 3600, repeat_horizon_s=7 * 86400)
 
 
-def new_state() -> PartitionState:
-    return PartitionState(retention_s=3600, contact_horizon_s=3600)
+class Log:
+    """Offsets per topic, as Kafka would assign them."""
+
+    def __init__(self, state: PartitionState) -> None:
+        self.state = state
+        self.offsets: dict[str, int] = {}
+
+    def fold(self, *events: dict[str, Any], topic: str = topics.CALLS) -> list[Outcome]:
+        outcomes = []
+        for event in events:
+            offset = self.offsets.get(topic, -1) + 1
+            self.offsets[topic] = offset
+            outcomes.append(self.state.apply(decode(json.dumps(event).encode(), topic), topic, offset))
+        return outcomes
+
+
+def interval(state: PartitionState, queue: str = "billing", at: float = T0) -> BucketStats:
+    return state.buckets[BucketKey(INTERVAL, queue, "voice", int(at // INTERVAL) * INTERVAL)].stats
 
 
 def test_counts_are_booked_at_each_events_own_minute() -> None:
     state = new_state()
-    fold(
-        state,
+    Log(state).fold(
         contact_event("offered", "c1", T0 + 10),
-        contact_event("answered", "c1", T0 + 70),  # next minute, wait derived: 60 s
+        contact_event("answered", "c1", T0 + 70),  # next minute; wait derived: 60 s
         contact_event("offered", "c2", T0 + 20),
         contact_event("abandoned", "c2", T0 + 50, wait_s=30),
     )
-    first = state.buckets[BucketKey("billing", "voice", int(T0))]
-    second = state.buckets[BucketKey("billing", "voice", int(T0) + 60)]
+    first = state.buckets[BucketKey(MINUTE, "billing", "voice", int(T0))].stats
+    second = state.buckets[BucketKey(MINUTE, "billing", "voice", int(T0) + 60)].stats
     assert (first.offered, first.answered, first.abandoned) == (2, 0, 1)
-    assert (second.offered, second.answered, second.abandoned) == (0, 1, 0)
-    assert second.answered_wait_sum_s == 60.0 and second.answered_with_wait == 1
-    assert first.abandoned_wait_sum_s == 30.0 and first.max_wait_s == 30.0
+    assert (second.offered, second.answered) == (0, 1)
+    assert second.answered_wait_sum_s == 60.0 and second.answered_within_sl == 0
+    assert interval(state).offered == 2 and interval(state).answered == 1
 
 
-def test_wait_on_the_event_wins_over_the_derived_one() -> None:
+def test_abandon_with_unknown_wait_becomes_short_when_its_offer_arrives() -> None:
     state = new_state()
-    fold(state, contact_event("offered", "c1", T0), contact_event("answered", "c1", T0 + 40, wait_s=25))
-    assert state.buckets[BucketKey("billing", "voice", int(T0))].answered_wait_sum_s == 25.0
+    log = Log(state)
+    log.fold(contact_event("abandoned", "c1", T0 + 4))
+    assert (interval(state).abandoned, interval(state).short_abandoned) == (1, 0)
+    log.fold(contact_event("offered", "c1", T0 + 1))  # wait 3 s < 5 s: a short abandon after all
+    assert (interval(state).abandoned, interval(state).short_abandoned) == (0, 1)
+    assert interval(state).max_wait_s == 0.0 and not interval(state).wait_bins
 
 
-def test_answered_before_offered_gets_its_wait_when_offered_arrives() -> None:
+def test_service_level_counts_use_the_queues_threshold() -> None:
     state = new_state()
-    fold(state, contact_event("answered", "c1", T0 + 45))
-    key = BucketKey("billing", "voice", int(T0))
-    assert state.buckets[key].answered_with_wait == 0
-    fold(state, contact_event("offered", "c1", T0 + 5))
-    assert state.buckets[key].answered_with_wait == 1
-    assert state.buckets[key].answered_wait_sum_s == 40.0
+    Log(state).fold(
+        contact_event("answered", "c1", T0 + 30, wait_s=20),  # within 20 s (<=)
+        contact_event("answered", "c2", T0 + 31, wait_s=20.5),
+        contact_event("abandoned", "c3", T0 + 32, wait_s=8),  # not short, within
+    )
+    stats = interval(state)
+    assert (stats.answered_within_sl, stats.abandoned_within_sl) == (1, 1)
+    assert stats.wait_bins == {20: 1, 21: 1, 8: 1}
+
+
+def test_talk_and_after_contact_work_are_derived_in_any_order() -> None:
+    state = new_state()
+    Log(state).fold(
+        contact_event("wrapup_ended", "c1", T0 + 400),  # acw = 400 - 300 once ended is known
+        contact_event("ended", "c1", T0 + 300, hold_s=15),  # talk = 300 - 100 once answered is known
+        contact_event("answered", "c1", T0 + 100, wait_s=4),
+    )
+    stats = interval(state)
+    assert (stats.handled, stats.talk_sum_s, stats.hold_sum_s, stats.acw_sum_s) == (1, 200.0, 15.0, 100.0)
+
+
+def test_survey_without_queue_waits_for_its_contact() -> None:
+    state = new_state()
+    log = Log(state)
+    survey = {"event_id": "s1", "type": "survey.submitted", "time": "2027-01-15T08:10:00+00:00", "contact_id": "c1",
+              "customer_id": "cust-c1", "csat": 5, "nps": 6, "resolved": True}
+    log.fold(survey, topic=topics.SURVEYS)
+    assert not state.buckets
+    log.fold(contact_event("offered", "c1", T0 + 1, queue="sales"))
+    at = 1_800_000_000 + 600  # 08:10 UTC on 2027-01-15
+    stats = interval(state, "sales", at)
+    assert stats.surveys == 1 and stats.csat_counts == [0, 0, 0, 0, 1] and stats.nps_counts[6] == 1
+    assert (stats.resolved_true, stats.resolved_answers) == (1, 1)
+
+
+def test_an_earlier_offer_arriving_late_makes_the_next_one_a_repeat() -> None:
+    state = new_state()
+    log = Log(state)
+    log.fold(contact_event("offered", "c2", T0 + 3000, customer_id="u1"))
+    assert (interval(state, at=T0 + 3000).known_customer_offered, interval(state, at=T0 + 3000).repeat_offered) == (1, 0)
+    log.fold(contact_event("offered", "c1", T0 + 100, customer_id="u1"))
+    assert interval(state, at=T0 + 3000).repeat_offered == 1
+    assert interval(state, at=T0 + 100).repeat_offered == 0
 
 
 def test_a_duplicate_event_id_counts_once() -> None:
     state = new_state()
     offered = contact_event("offered", "c1", T0)
-    assert state.apply(decode(json.dumps(offered).encode(), topics.CALLS))
-    assert not state.apply(decode(json.dumps(offered).encode(), topics.CALLS))
-    assert state.buckets[BucketKey("billing", "voice", int(T0))].offered == 1
+    assert Log(state).fold(offered, dict(offered)) == [Outcome.COUNTED, Outcome.DUPLICATE]
+    assert interval(state).offered == 1
 
 
-def test_changes_are_reported_once_per_take() -> None:
+def test_offset_marks_make_a_reread_change_nothing() -> None:
     state = new_state()
-    fold(state, contact_event("offered", "c1", T0), contact_event("offered", "c2", T0 + 1))
-    changed, removed = state.take_changes()
-    assert list(changed) == [BucketKey("billing", "voice", int(T0))] and not removed
-    assert state.take_changes() == ({}, set())
+    events = [contact_event("offered", "c1", T0), contact_event("answered", "c1", T0 + 12)]
+    Log(state).fold(*events)
+    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), b.marks) for k, b in state.take_changes().buckets.items()}
+    restarted = new_state()
+    for key, bucket in saved.items():
+        restarted.restore_bucket(key, bucket)
+    Log(restarted).fold(*events, contact_event("abandoned", "c2", T0 + 20, wait_s=9))
+    assert (interval(restarted).offered, interval(restarted).answered, interval(restarted).abandoned) == (1, 1, 1)
 
 
-def test_expiry_drops_old_buckets_and_reports_them_removed() -> None:
-    state = new_state()
-    fold(state, contact_event("offered", "old", T0), contact_event("offered", "new", T0 + 3700))
+def test_closing_finalises_buckets_and_later_events_are_late() -> None:
+    state = new_state(grace_s=600)
+    log = Log(state)
+    log.fold(contact_event("offered", "c1", T0 + 5), contact_event("offered", "c2", T0 + 2000))
     state.take_changes()
-    state.expire()
-    changed, removed = state.take_changes()
-    assert removed == {BucketKey("billing", "voice", int(T0))}
-    assert BucketKey("billing", "voice", int(T0)) not in state.buckets
-    assert state.contacts_tracked == 1
+    state.close(T0 + 2000)  # boundary: minute floor of 2000 - 600 = T0 + 1380
+    changes = state.take_changes()
+    assert BucketKey(INTERVAL, "billing", "voice", int(T0)) in changes.closed
+    assert changes.closed[BucketKey(INTERVAL, "billing", "voice", int(T0))].stats.offered == 1
+    assert state.closed_until == int(T0) + 1380
+    assert log.fold(contact_event("offered", "c3", T0 + 60)) == [Outcome.LATE]
 
 
-def test_restored_buckets_keep_counting() -> None:
+def test_waiting_now_tracks_contacts_still_in_queue() -> None:
     state = new_state()
-    state.load(BucketKey("billing", "voice", int(T0)), BucketStats(offered=5))
-    fold(state, contact_event("offered", "c1", T0 + 1))
-    assert state.buckets[BucketKey("billing", "voice", int(T0))].offered == 6
+    Log(state).fold(
+        contact_event("offered", "c1", T0 + 1),
+        contact_event("offered", "c2", T0 + 5),
+        contact_event("answered", "c1", T0 + 9),
+    )
+    assert state.waiting_summary() == {("billing", "voice"): (1, T0 + 5)}

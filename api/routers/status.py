@@ -1,0 +1,38 @@
+"""How far the counted numbers are behind the source topics."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import get_reader
+from api.snapshots import SnapshotReader
+from kpis.windows import iso
+
+router = APIRouter(prefix="/v1", tags=["status"])
+
+
+@router.get("/status", summary="Processing lag: source events not yet reflected in the served numbers")
+async def get_status(reader: Annotated[SnapshotReader, Depends(get_reader)]) -> dict[str, Any]:
+    now = time.time()
+    ends = await reader.end_offsets()
+    processed = reader.processed()
+    partitions = []
+    for (topic, partition), end in sorted(ends.items()):
+        done = processed.get((topic, partition), 0)
+        partitions.append(
+            {"topic": topic, "partition": partition, "end_offset": end, "processed_offset": done, "lag": max(0, end - done)}
+        )
+    lag = sum(p["lag"] for p in partitions)
+    age = reader.age_seconds(now)
+    return {
+        "as_of": iso(now),
+        "ready": reader.ready.is_set(),
+        "lag": lag,
+        "caught_up": reader.ready.is_set() and lag == 0,
+        "events_processed": sum(p["processed_offset"] for p in partitions),
+        "snapshot_age_s": None if age is None else round(age, 3),
+        "partitions": partitions,
+    }
