@@ -34,13 +34,21 @@ class Publisher:
 
     async def publish(self, events: Iterable[dict[str, Any]]) -> int:
         """Queue the events, then wait until the broker has them all."""
+        return sum((await self.publish_tracked(events)).values())
+
+    async def publish_tracked(self, events: Iterable[dict[str, Any]]) -> dict[tuple[str, int], int]:
+        """Like publish; returns how many records went to each (topic, partition), from the broker's
+        own acknowledgements, so a caller can wait until exactly those are counted."""
         futures = [
             await self._producer.send(topic_of(event), json.dumps(event).encode(), key=record_key(event))
             for event in events
         ]
+        sent: dict[tuple[str, int], int] = {}
         for future in futures:
-            await future
-        return len(futures)
+            metadata = await future
+            where = (metadata.topic, metadata.partition)
+            sent[where] = max(sent.get(where, 0), metadata.offset + 1)
+        return sent
 
     async def publish_raw(self, topic: str, value: bytes, key: bytes | None = None) -> None:
         """Send bytes as they are: for tests and tools that must put malformed records on a topic."""

@@ -114,6 +114,32 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from adapters.recorded import read_recording
+    from adapters.replay import Progress, publish_recording, wait_until_counted
+
+    try:
+        recording = read_recording(Path(args.file), args.format, args.timezone)
+    except (OSError, ValueError) as exc:
+        print(f"cxpulse replay: {exc}", file=sys.stderr)
+        return 2
+    for skipped in recording.skipped:
+        print(f"cxpulse replay: {args.file}:{skipped.line}: skipped: {skipped.reason}", file=sys.stderr)
+    print(
+        f"read {recording.lines:,} lines: {len(recording.events):,} events, {len(recording.skipped)} lines skipped",
+        file=sys.stderr,
+    )
+    sent = asyncio.run(publish_recording(settings.bootstrap, recording.events, Progress(len(recording.events))))
+    print(f"published {sum(sent.values()):,} records to {len(sent)} partitions", file=sys.stderr)
+    if args.wait:
+        url = args.api or f"http://{settings.api.host}:{settings.api.port}"
+        seconds = asyncio.run(wait_until_counted(url, sent, args.wait_timeout))
+        print(f"all published events counted ({seconds:.1f} s after publishing ended)", file=sys.stderr)
+    return 0
+
+
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -150,6 +176,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
                    "Publish simulated calls, chats and surveys at the pace of their event times, until stopped "
                    "(or for --duration seconds of event time).")
     _add_simulation_options(simulate)
+    replay = add("replay", _cmd_replay, "publish recorded traffic (jsonl or the anonbank call log) in event-time order",
+                 "Read a recording, report every line that cannot be read (with its number) and skip it, then publish "
+                 "the events in event-time order with a progress bar. With --wait, return once the service has "
+                 "counted every published record (it asks the API's /v1/status).")
+    replay.add_argument("file", help="the recording")
+    replay.add_argument("--format", required=True, choices=["jsonl", "anonbank"], help="jsonl: one contract event per line; anonbank: the 1999 bank call-center log")
+    replay.add_argument("--timezone", default="Asia/Jerusalem", help="zone of the anonbank log's local times (default: %(default)s)")
+    replay.add_argument("--wait", action="store_true", help="wait until every published record is counted")
+    replay.add_argument("--api", metavar="URL", help="API to ask with --wait (default: http://api.host:api.port)")
+    replay.add_argument("--wait-timeout", type=float, default=600, help="seconds --wait may take (default: %(default)s)")
     simulate.add_argument("--duration", type=float, help="seconds of event time to simulate (default: until stopped)")
     return parser, commands
 

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 import httpx
 
@@ -66,6 +66,7 @@ def alive(pid: int) -> bool:
 class Stack:
     name: str
     extra_args: list[str] = field(default_factory=list)
+    config: Path | None = None
     broker_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
@@ -91,6 +92,8 @@ class Stack:
             CXPULSE_WORKER__METRICS_PORT=str(self.metrics_port),
             CXPULSE_WORKER__APP_ID=f"cxpulse-{self.name}",
         )
+        if self.config is not None:
+            env["CXPULSE_CONFIG"] = str(self.config)
         return env
 
     async def start(self, timeout_s: float = 90) -> None:
@@ -110,6 +113,11 @@ class Stack:
         self.process.send_signal(sig)
         return await asyncio.wait_for(self.process.wait(), timeout_s)
 
-    async def get(self, path: str) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.api, timeout=10) as client:
-            return await client.get(path)
+    async def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.api, timeout=30) as client:
+            return await client.get(path, params=params)
+
+    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        response = await self.get(path, params)
+        assert response.status_code == 200, response.text
+        return response.json()

@@ -5,7 +5,7 @@ import pytest
 
 from service.cli import build_parser, main
 
-COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate"]
+COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
