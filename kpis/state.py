@@ -5,11 +5,12 @@ customer id), so one ``PartitionState`` sees a contact's whole life and needs no
 
 Exactness rests on three ideas:
 
-- Offset fences. Every bucket remembers, per source topic, the last offset whose effects it holds
-  (``marks``, set when the bucket is written out). An effect triggered by the event at (topic,
-  offset) is applied only when the offset is past the bucket's mark, so re-reading source events
-  that were already counted (after a crash, a rebalance, or at-least-once redelivery) changes
-  nothing, while their effect on contact state (derived durations, deduplication) is rebuilt.
+- Offset fences. Every bucket remembers, per source topic, the last offset processed when it was
+  written out (``marks``). An effect is a function of one or two events (a survey and the contact
+  event that gave it a queue; an answer and the offer its wait is derived from); a bucket version
+  holds the effect exactly when all of those events are within its marks, whatever order they
+  were processed in. So re-reading source events that were counted already (after a crash, a
+  rebalance, or at-least-once redelivery) changes nothing, while contact state is rebuilt.
 - Pending effects. A duration or a survey's queue that depends on an event not seen yet is parked
   on the contact and booked, into the bucket of the event it belongs to, when that event arrives:
   the result is the same as in event-time order.
@@ -32,6 +33,15 @@ MINUTE = 60
 INTERVAL = 900
 SIZES = (MINUTE, INTERVAL)
 UNKNOWN = "unknown"
+CLOSED_MARK = "~closed"  # closing as a pseudo-topic: effects of closing are fenced by the boundary
+
+Source = tuple[str, int]
+Held = Callable[[dict[str, int]], bool]
+
+
+def _held(*sources: Source) -> Held:
+    """Whether a bucket version with these marks already holds an effect of all these events."""
+    return lambda marks: all(offset <= marks.get(topic, -1) for topic, offset in sources)
 
 
 class BucketKey(NamedTuple):
@@ -61,7 +71,7 @@ class _Pending:
     at: float
     queue: str | None
     channel: str | None
-    origin: tuple[str, int]
+    origin: Source
     survey: dict[str, Any] | None = None
 
 
@@ -72,9 +82,13 @@ class _Contact:
     last_seen: float = 0.0
     queue: str | None = None
     channel: str | None = None
+    queue_source: Source | None = None
     offered_at: float | None = None
+    offered_source: Source | None = None
     answered_at: float | None = None
+    answered_source: Source | None = None
     ended_at: float | None = None
+    ended_source: Source | None = None
     left_queue: bool = False
     pending: list[_Pending] = field(default_factory=list)
 
@@ -90,6 +104,7 @@ class _Offer(NamedTuple):
     queue: str
     channel: str
     repeat: bool
+    source: Source
 
 
 @dataclass(slots=True)
@@ -131,7 +146,8 @@ class PartitionState:
 
     def restore_customer(self, customer_id: str, offers: list[list[Any]]) -> None:
         self._customers[customer_id] = [
-            _Offer(float(a), str(c), str(e), str(q), str(ch), bool(r)) for a, c, e, q, ch, r in offers
+            _Offer(float(a), str(c), str(e), str(q), str(ch), bool(r), (str(src[0]), int(src[1])))
+            for a, c, e, q, ch, r, src in offers
         ]
 
     def restore_meta(self, meta: dict[str, Any]) -> None:
@@ -176,33 +192,32 @@ class PartitionState:
             self._survey(contact, event, source)
             return Outcome.COUNTED
         if contact.queue is None:
-            contact.queue, contact.channel = event.queue, event.channel
+            contact.queue, contact.channel, contact.queue_source = event.queue, event.channel, source
             self._resolve(contact, "survey", source)
         handler = self._handlers[event.type]
         handler(self, contact, event, source)
         return Outcome.COUNTED
 
-    def _targets(self, queue: str, channel: str, at: float, source: tuple[str, int]) -> Iterator[BucketStats]:
-        """The open buckets (minute and interval) that the effect of ``source`` at time ``at`` goes to,
-        skipping those whose mark shows they already hold it."""
+    def _targets(self, queue: str, channel: str, at: float, held: Held) -> Iterator[BucketStats]:
+        """The open buckets (minute and interval) an effect at time ``at`` goes to, skipping those
+        whose version already holds it."""
         if at < self.closed_until:
             return
-        topic, offset = source
         for size in SIZES:
             key = BucketKey(size, queue, channel, int(at // size) * size)
             bucket = self.buckets.get(key)
             if bucket is None:
                 bucket = self.buckets[key] = Bucket(BucketStats())
-            elif offset <= bucket.marks.get(topic, -1):
+            elif bucket.marks and held(bucket.marks):
                 continue
             self._dirty.add(key)
             yield bucket.stats
 
-    def _offered(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+    def _offered(self, contact: _Contact, event: Event, source: Source) -> None:
         queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
-        for stats in self._targets(queue, channel, event.time, source):
+        for stats in self._targets(queue, channel, event.time, _held(source)):
             stats.offered += 1
-        contact.offered_at = event.time
+        contact.offered_at, contact.offered_source = event.time, source
         if not contact.left_queue:
             self._waiting[event.contact_id] = (queue, channel, event.time)
             self._waiting_changed = True
@@ -210,40 +225,42 @@ class PartitionState:
             self._customer_offered(event, queue, channel, source)
         for pending in self._take_pending(contact, ("answered", "abandoned")):
             self._book_wait(pending.kind, pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at,
-                            _between(event.time, pending.at), source, reclassify=True)
+                            _between(event.time, pending.at), _held(pending.origin, source), reclassify=True)
 
-    def _left_queue(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+    def _left_queue(self, contact: _Contact, event: Event, source: Source) -> None:
         kind = "answered" if event.type == "contact.answered" else "abandoned"
         queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
         contact.left_queue = True
         if self._waiting.pop(event.contact_id, None) is not None:
             self._waiting_changed = True
         if kind == "answered":
-            contact.answered_at = event.time
+            contact.answered_at, contact.answered_source = event.time, source
             for pending in self._take_pending(contact, ("talk",)):
-                self._book_talk(pending, _between(event.time, pending.at), source)
+                self._book_talk(pending, _between(event.time, pending.at), _held(pending.origin, source))
         wait = event.number("wait_s")
-        if wait is None and contact.offered_at is not None:
+        held = _held(source)
+        if wait is None and contact.offered_at is not None and contact.offered_source is not None:
             wait = _between(contact.offered_at, event.time)
+            held = _held(source, contact.offered_source)
         if wait is None:
-            for stats in self._targets(queue, channel, event.time, source):
+            for stats in self._targets(queue, channel, event.time, held):
                 if kind == "answered":
                     stats.answered += 1
                 else:
                     stats.abandoned += 1
             contact.pending.append(_Pending(kind, event.time, queue, channel, source))
         else:
-            self._book_wait(kind, queue, channel, event.time, wait, source, reclassify=False)
+            self._book_wait(kind, queue, channel, event.time, wait, held, reclassify=False)
 
     def _book_wait(
-        self, kind: str, queue: str, channel: str, at: float, wait: float, source: tuple[str, int], reclassify: bool
+        self, kind: str, queue: str, channel: str, at: float, wait: float, held: Held, reclassify: bool
     ) -> None:
         """Count an answered or abandoned contact with its known wait. With ``reclassify`` the contact
         was already counted (as answered, or as a not-short abandon) when its wait was unknown."""
         rules = self._rules(queue)
         within = wait <= rules.service_level_seconds
         short = kind == "abandoned" and wait < rules.short_abandon_seconds
-        for stats in self._targets(queue, channel, at, source):
+        for stats in self._targets(queue, channel, at, held):
             if kind == "answered":
                 stats.answered += 0 if reclassify else 1
                 stats.answered_wait_sum_s += wait
@@ -260,54 +277,56 @@ class PartitionState:
                 stats.abandoned_within_sl += within
                 stats.add_wait(wait)
 
-    def _ended(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+    def _ended(self, contact: _Contact, event: Event, source: Source) -> None:
         queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
-        contact.ended_at = event.time
+        contact.ended_at, contact.ended_source = event.time, source
         talk = event.number("talk_s")
-        if talk is None and contact.answered_at is not None:
-            talk = _between(contact.answered_at, event.time)
         hold = event.number("hold_s") or 0.0
-        for stats in self._targets(queue, channel, event.time, source):
+        for stats in self._targets(queue, channel, event.time, _held(source)):
             stats.handled += 1
             stats.hold_sum_s += hold
             stats.talk_sum_s += talk or 0.0
-        if talk is None:
-            contact.pending.append(_Pending("talk", event.time, queue, channel, source))
+        pending = _Pending("talk", event.time, queue, channel, source)
+        if talk is None and contact.answered_at is not None and contact.answered_source is not None:
+            self._book_talk(pending, _between(contact.answered_at, event.time), _held(source, contact.answered_source))
+        elif talk is None:
+            contact.pending.append(pending)
         for pending in self._take_pending(contact, ("acw",)):
-            self._book_acw(pending, _between(event.time, pending.at), source)
+            self._book_acw(pending, _between(event.time, pending.at), _held(pending.origin, source))
 
-    def _wrapup(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+    def _wrapup(self, contact: _Contact, event: Event, source: Source) -> None:
         pending = _Pending("acw", event.time, event.queue or UNKNOWN, event.channel or UNKNOWN, source)
         acw = event.number("acw_s")
-        if acw is None and contact.ended_at is not None:
-            acw = _between(contact.ended_at, event.time)
-        if acw is None:
-            contact.pending.append(pending)
+        if acw is not None:
+            self._book_acw(pending, acw, _held(source))
+        elif contact.ended_at is not None and contact.ended_source is not None:
+            self._book_acw(pending, _between(contact.ended_at, event.time), _held(source, contact.ended_source))
         else:
-            self._book_acw(pending, acw, source)
+            contact.pending.append(pending)
 
-    def _book_talk(self, pending: _Pending, talk: float, source: tuple[str, int]) -> None:
-        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, source):
+    def _book_talk(self, pending: _Pending, talk: float, held: Held) -> None:
+        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, held):
             stats.talk_sum_s += talk
 
-    def _book_acw(self, pending: _Pending, acw: float, source: tuple[str, int]) -> None:
-        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, source):
+    def _book_acw(self, pending: _Pending, acw: float, held: Held) -> None:
+        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, held):
             stats.acw_sum_s += acw
 
-    def _survey(self, contact: _Contact, event: Event, source: tuple[str, int]) -> None:
+    def _survey(self, contact: _Contact, event: Event, source: Source) -> None:
         pending = _Pending("survey", event.time, event.queue, event.channel, source, survey=event.fields)
-        if pending.queue is None or pending.channel is None:
-            if contact.queue is None:
-                contact.pending.append(pending)
-                return
+        if pending.queue is not None and pending.channel is not None:
+            self._book_survey(pending, _held(source))
+        elif contact.queue is None or contact.queue_source is None:
+            contact.pending.append(pending)
+        else:
             pending.queue = pending.queue or contact.queue
             pending.channel = pending.channel or contact.channel
-        self._book_survey(pending, source)
+            self._book_survey(pending, _held(source, contact.queue_source))
 
-    def _book_survey(self, pending: _Pending, source: tuple[str, int]) -> None:
+    def _book_survey(self, pending: _Pending, held: Held) -> None:
         answers = pending.survey or {}
         csat, nps, ces, resolved = answers.get("csat"), answers.get("nps"), answers.get("ces"), answers.get("resolved")
-        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, source):
+        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, held):
             stats.surveys += 1
             if csat is not None:
                 stats.csat_counts[csat - 1] += 1
@@ -319,12 +338,12 @@ class PartitionState:
                 stats.resolved_answers += 1
                 stats.resolved_true += bool(resolved)
 
-    def _resolve(self, contact: _Contact, kind: str, source: tuple[str, int]) -> None:
+    def _resolve(self, contact: _Contact, kind: str, source: Source) -> None:
         """Book parked surveys now that the contact's queue and channel are known."""
         for pending in self._take_pending(contact, (kind,)):
             pending.queue = pending.queue or contact.queue
             pending.channel = pending.channel or contact.channel
-            self._book_survey(pending, source)
+            self._book_survey(pending, _held(pending.origin, source))
 
     @staticmethod
     def _take_pending(contact: _Contact, kinds: tuple[str, ...]) -> list[_Pending]:
@@ -337,7 +356,7 @@ class PartitionState:
 
     # -- repeat contacts --------------------------------------------------------------------
 
-    def _customer_offered(self, event: Event, queue: str, channel: str, source: tuple[str, int]) -> None:
+    def _customer_offered(self, event: Event, queue: str, channel: str, source: Source) -> None:
         customer_id = event.customer_id
         assert customer_id is not None
         offers = self._customers.setdefault(customer_id, [])
@@ -346,17 +365,33 @@ class PartitionState:
         position = bisect.bisect_left(offers, (event.time, event.contact_id, event.event_id))
         previous = offers[position - 1] if position > 0 else None
         repeat = previous is not None and event.time - previous.at <= self._repeat_window(queue)
-        offers.insert(position, _Offer(event.time, event.contact_id, event.event_id, queue, channel, repeat))
-        for stats in self._targets(queue, channel, event.time, source):
+        offer = _Offer(event.time, event.contact_id, event.event_id, queue, channel, repeat, source)
+        offers.insert(position, offer)
+        for stats in self._targets(queue, channel, event.time, _held(source)):
             stats.known_customer_offered += 1
-            stats.repeat_offered += repeat
+        if repeat:
+            self._count_repeat(offers, position)
         if position + 1 < len(offers):
             later = offers[position + 1]
             if not later.repeat and later.at - event.time <= self._repeat_window(later.queue):
                 offers[position + 1] = later._replace(repeat=True)
-                for stats in self._targets(later.queue, later.channel, later.at, source):
-                    stats.repeat_offered += 1
+                self._count_repeat(offers, position + 1)
         self._dirty_customers.add(customer_id)
+
+    def _count_repeat(self, offers: list[_Offer], position: int) -> None:
+        """Count the offer at ``position`` as a repeat. A bucket version holds that count when the
+        offer and any earlier offer close enough to make it a repeat are within its marks: which
+        earlier offer happened to arrive first does not matter."""
+        offer = offers[position]
+        window = self._repeat_window(offer.queue)
+        earlier = [o.source for o in offers[:position] if offer.at - o.at <= window]
+
+        def held(marks: dict[str, int]) -> bool:
+            within = _held(offer.source)
+            return within(marks) and any(_held(src)(marks) for src in earlier)
+
+        for stats in self._targets(offer.queue, offer.channel, offer.at, held):
+            stats.repeat_offered += 1
 
     def _repeat_window(self, queue: str) -> float:
         return self._rules(queue).repeat_contact_days * 86400.0
@@ -377,16 +412,15 @@ class PartitionState:
         self._expire(watermark)
 
     def _settle_unknown_surveys(self, boundary: int) -> None:
-        """A survey whose contact never showed up within the grace period goes to queue "unknown".
-
-        It is fenced by its own event, which is what a replay would see first."""
+        """A survey whose contact never showed up within the grace period goes to queue "unknown";
+        that effect depends on the survey and on closing up to ``boundary``."""
         for contact in self._contacts.values():
             if not contact.pending:
                 continue
             for pending in self._take_pending(contact, ("survey",)):
                 if pending.at < boundary:
                     pending.queue, pending.channel = pending.queue or UNKNOWN, pending.channel or UNKNOWN
-                    self._book_survey(pending, pending.origin)
+                    self._book_survey(pending, _held(pending.origin, (CLOSED_MARK, boundary)))
                 else:
                     contact.pending.append(pending)
 
@@ -411,11 +445,16 @@ class PartitionState:
 
     def take_changes(self) -> Changes:
         """Everything changed since the last call, each reported once; changed buckets get their
-        marks moved to what has been processed, since they now hold every effect up to there."""
+        marks moved up to what has been processed, since they now hold every effect up to there."""
         buckets = {}
+        marks = {**self.processed, CLOSED_MARK: self.closed_until}
         for key in self._dirty:
             bucket = self.buckets[key]
-            bucket.marks = dict(self.processed)
+            # Never lower a mark: after a restart or a re-delivery, ``processed`` starts again below
+            # what a restored bucket already holds.
+            bucket.marks = {t: max(o, bucket.marks.get(t, -1)) for t, o in marks.items()} | {
+                t: o for t, o in bucket.marks.items() if t not in marks
+            }
             buckets[key] = bucket
         customers = {c: self._customers.get(c) for c in self._dirty_customers}
         waiting = self.waiting_summary() if self._waiting_changed else None
@@ -442,7 +481,7 @@ class PartitionState:
     def customers_tracked(self) -> int:
         return len(self._customers)
 
-    _handlers: dict[str, Callable[[PartitionState, _Contact, Event, tuple[str, int]], None]] = {
+    _handlers: dict[str, Callable[[PartitionState, _Contact, Event, Source], None]] = {
         "contact.offered": _offered,
         "contact.answered": _left_queue,
         "contact.abandoned": _left_queue,

@@ -53,6 +53,8 @@ class Folder:
             INTERVAL: app.topic(snapshot.intervals_topic(app_id), **raw),
         }
         self._states: dict[int, PartitionState] = {}
+        self._owned: set[int] = set()
+        self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
         self.lock = asyncio.Lock()
         repeat_days = max(
@@ -67,8 +69,9 @@ class Folder:
 
     # -- owning partitions ------------------------------------------------------------------
 
-    async def state(self, partition: int) -> PartitionState:
-        """The partition's state; the first time, restored from the table and rebuilt from the source."""
+    async def state(self, partition: int, first: tuple[str, int] | None = None) -> PartitionState:
+        """The partition's state; the first time, restored from the table and rebuilt from the source.
+        ``first`` is the record that asked for it, logged to show where the stream resumed."""
         state = self._states.get(partition)
         if state is None:
             started = time.monotonic()
@@ -77,10 +80,11 @@ class Folder:
             rebuilt = await self._rebuild(partition, state, low)
             self._states[partition] = state
             self._last_record[partition] = {}
+            self._owned_since[partition] = time.monotonic()
             log.info(
                 "partition state ready",
                 extra={"partition": partition, "buckets": len(state.buckets), "contacts": state.contacts_tracked,
-                       "events_reread": rebuilt, "seconds": round(time.monotonic() - started, 3)},
+                       "events_reread": rebuilt, "stream_resumes_at": first, "seconds": round(time.monotonic() - started, 3)},
             )
         return state
 
@@ -116,11 +120,13 @@ class Folder:
         reread = 0
         try:
             targets: dict[TopicPartition, int] = {}
+            committed_offsets: dict[str, int | None] = {}
             for topic in topics.SOURCE_TOPICS:
                 tp = TopicPartition(topic, partition)
-                committed = await consumer.committed(tp)
+                committed = committed_offsets[topic] = await consumer.committed(tp)
                 if committed and committed > low.get(topic, 0):
                     targets[tp] = committed
+            log.info("rebuild plan", extra={"partition": partition, "resume": low, "committed": committed_offsets})
             if not targets:
                 return 0
             consumer.assign(list(targets))
@@ -149,9 +155,14 @@ class Folder:
         metrics.EVENTS_REREAD.inc(reread)
         return reread
 
-    def forget(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            self._states.pop(partition, None)
+    def own(self, partitions: Iterable[int]) -> None:
+        """The worker's new assignment. State of a partition still owned is kept across the rebalance
+        (records Faust delivers again are duplicates to it); only state of partitions now owned by
+        another worker is dropped. Dropping state in the middle of a batch and re-creating it would
+        let a flush claim, in its offset marks, events whose effects went with the dropped state."""
+        self._owned = set(partitions)
+        for partition in [p for p in self._states if p not in self._owned]:
+            del self._states[partition]
             self._last_record.pop(partition, None)
 
     # -- folding ------------------------------------------------------------------------------
@@ -161,7 +172,9 @@ class Folder:
         now = time.monotonic()
         for event in batch:
             message = event.message
-            state = await self.state(message.partition)
+            if message.partition not in self._owned:
+                continue
+            state = await self.state(message.partition, (message.topic, message.offset))
             try:
                 parsed = decode(message.value, message.topic)
             except InvalidEvent as exc:
@@ -182,12 +195,19 @@ class Folder:
                     reason = f"late: event time is before the closed horizon {snapshot_time(state.closed_until)}"
                     await self._dead_letter(message, "late", reason)
         for partition in touched:
-            await self.flush(partition, close=False)
+            if partition in self._states:
+                await self.flush(partition, close=False)
 
     def _close_watermark(self, partition: int, state: PartitionState) -> float:
         """Event time that closing follows: the slowest source topic still delivering records, so a
-        topic read ahead of another (or an idle one) neither closes nor holds back buckets early."""
+        topic read ahead of another (brokers may hand out one partition's backlog long before
+        another's) does not close buckets early, and an idle one does not hold them back. Right after
+        taking a partition over, every source topic counts, delivering yet or not."""
         now = time.monotonic()
+        if now - self._owned_since.get(partition, now) < IDLE_AFTER_S:
+            if set(state.watermarks) < set(topics.SOURCE_TOPICS):
+                return 0.0
+            return min(state.watermarks.values())
         seen = self._last_record.get(partition, {})
         active = [wm for topic, wm in state.watermarks.items() if now - seen.get(topic, -IDLE_AFTER_S) < IDLE_AFTER_S]
         if active:
@@ -267,7 +287,8 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
         snapshot.STATE_TABLE,
         default=None,
         partitions=settings.kafka.partitions,
-        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        key_type=bytes,  # Faust picks the changelog serializers from these types: raw bytes both ways
+        value_type=bytes,
     )
     folder = Folder(app, table, settings)
 
@@ -282,8 +303,8 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
         async with folder.lock:
             await folder.close_all()
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
-        folder.forget({tp.partition for tp in revoked if tp.topic in topics.SOURCE_TOPICS})
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: faust.App, assigned: set[TP], **_: Any) -> None:
+        folder.own({tp.partition for tp in assigned if tp.topic in topics.SOURCE_TOPICS})
 
     return folder

@@ -13,12 +13,11 @@ import json
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from adapters.publisher import topic_of
-from adapters.simulator import DEFAULT_QUEUES, generate
 from kpis import snapshot
 from kpis.book import KpiBook
 from kpis.state import INTERVAL, PartitionState
@@ -26,6 +25,7 @@ from kpis.windows import Span
 from service.settings import QueueOverrides, ServiceLevelFormula, Settings
 from streams.contract import decode, record_key
 from tests import reference
+from tests.traffic import arrival_order, assert_matches, reference_rules, simulated
 
 PARTITIONS = 4
 START = 1_780_000_200.0  # a Tuesday, 20:30 UTC, on a 15-minute boundary
@@ -44,38 +44,8 @@ def settings() -> Settings:
     )
 
 
-def reference_rules(config: Settings) -> Callable[[str], reference.QueueRules]:
-    def rules(queue: str) -> reference.QueueRules:
-        own = config.rules(queue)
-        return reference.QueueRules(
-            service_level_seconds=own.service_level_seconds,
-            service_level_formula=own.service_level_formula.value,
-            short_abandon_seconds=own.short_abandon_seconds,
-            repeat_contact_days=own.repeat_contact_days,
-        )
-
-    return rules
-
-
 def traffic(seed: int) -> list[dict[str, Any]]:
-    events = list(generate(START, HOURS * 3600, seed=seed, queues=DEFAULT_QUEUES, rate_scale=3.0))
-    # Drop what would only be completed after the stream ends or outside the horizon: contacts are
-    # compared whole, the reference has no horizon.
-    return events
-
-
-def arrival_order(events: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
-    """Delay a third of the events by up to 20 minutes (well inside the grace) and duplicate a tenth."""
-    rng = random.Random(seed)
-    keyed = []
-    for index, event in enumerate(events):
-        when = reference.parse_time(event["time"])
-        delay = rng.uniform(0, 1200) if rng.random() < 0.33 else 0.0
-        keyed.append((when + delay, index, event))
-        if rng.random() < 0.1:
-            keyed.append((when + rng.uniform(0, 1200), index, dict(event)))
-    keyed.sort(key=lambda item: (item[0], item[1]))
-    return [event for _, _, event in keyed]
+    return simulated(seed, START, HOURS, rate_scale=3.0)
 
 
 def partition_of(event: dict[str, Any]) -> int:
@@ -135,11 +105,29 @@ class Worker:
         return low
 
 
+def interleave(records: list[tuple[str, int, bytes]], rng: random.Random) -> list[tuple[str, int, bytes]]:
+    """A random merge of the topics that keeps each topic's offset order, as a consumer may see it."""
+    queues: dict[str, list[tuple[str, int, bytes]]] = {}
+    for record in records:
+        queues.setdefault(record[0], []).append(record)
+    for queue in queues.values():
+        queue.reverse()
+    merged = []
+    while queues:
+        topic = rng.choice(sorted(queues))
+        merged.append(queues[topic].pop())
+        if not queues[topic]:
+            del queues[topic]
+    return merged
+
+
 def fold_all(
     arrivals: list[dict[str, Any]], config: Settings, crash_at: float | None = None, seed: int = 0
 ) -> KpiBook:
     """Feed each partition's log to its worker, flushing every 50 records and closing every 500;
-    with ``crash_at`` (a fraction of each log), the worker dies there and restarts."""
+    with ``crash_at`` (a fraction of each log), the worker dies there and restarts, re-reads the
+    source from the resume point to the committed offsets, and goes on from the committed offsets,
+    each time with the topics interleaved differently."""
     rng = random.Random(seed)
     book = KpiBook(config.rules)
     logs: dict[int, list[tuple[str, int, bytes]]] = {p: [] for p in range(PARTITIONS)}
@@ -153,19 +141,21 @@ def fold_all(
     for partition, log in logs.items():
         worker = Worker(partition, config)
         committed: dict[str, int] = {}
-        crash_index = int(len(log) * crash_at) if crash_at is not None else None
+        order = interleave(log, rng)
+        crash_index = int(len(order) * crash_at) if crash_at is not None else None
         index = 0
-        while index < len(log):
+        while index < len(order):
             if index == crash_index:
                 # Work after the last commit is lost (redelivered), except what a flush already wrote.
                 low = worker.restart()
                 replay = [r for r in log if low.get(r[0], 0) <= r[1] < committed.get(r[0], 0)]
-                for topic, offset, raw in replay:
+                for topic, offset, raw in interleave(replay, rng):
                     worker.state.apply(decode(raw, topic), topic, offset, rebuilding=True)
-                index = min(i for i, (t, o, _) in enumerate(log) if o >= committed.get(t, 0))
+                rest = [r for r in log if r[1] >= committed.get(r[0], 0)]
+                order = order[:index] + interleave(rest, rng)
                 crash_index = None
                 continue
-            topic, offset, raw = log[index]
+            topic, offset, raw = order[index]
             worker.state.apply(decode(raw, topic), topic, offset)
             index += 1
             if index % 50 == 0:
@@ -178,15 +168,7 @@ def fold_all(
 
 def assert_same(book: KpiBook, events: list[dict[str, Any]], config: Settings, span: Span) -> None:
     expected = reference.compute(events, span.start, span.end, reference_rules(config))
-    actual = book.totals(span)
-    assert set(actual) == set(expected)
-    for group, values in expected.items():
-        for name, value in values.items():
-            got = actual[group][name]
-            if value is None or got is None:
-                assert got == value, (group, name, span)
-            else:
-                assert got == pytest.approx(value, rel=1e-9, abs=1e-6), (group, name, span)
+    assert_matches(book.totals(span), expected, f"span {span}")
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -153,3 +153,24 @@ def test_waiting_now_tracks_contacts_still_in_queue() -> None:
         contact_event("answered", "c1", T0 + 9),
     )
     assert state.waiting_summary() == {("billing", "voice"): (1, T0 + 5)}
+
+
+def test_marks_never_go_back_when_a_restored_bucket_is_touched_by_a_redelivery() -> None:
+    def survey(n: int) -> dict[str, Any]:
+        return {"event_id": f"s{n}", "type": "survey.submitted", "time": "2027-01-15T08:00:30+00:00", "contact_id": f"c{n}",
+                "queue": "billing", "channel": "voice", "csat": 4}
+
+    state = new_state()
+    first = Log(state)
+    first.fold(contact_event("offered", "c0", T0 + 1))
+    first.fold(survey(0), survey(1), topic=topics.SURVEYS)
+    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), dict(b.marks)) for k, b in state.take_changes().buckets.items()}
+    restarted = new_state()
+    for key, bucket in saved.items():
+        restarted.restore_bucket(key, bucket)
+    again = Log(restarted)
+    again.fold(survey(0), topic=topics.SURVEYS)  # surveys start over at offset 0 ...
+    again.fold(contact_event("offered", "c0", T0 + 1), contact_event("offered", "c9", T0 + 2))  # ... a new call dirties the bucket
+    restarted.take_changes()  # and a flush comes between
+    again.fold(survey(1), topic=topics.SURVEYS)
+    assert (interval(restarted).offered, interval(restarted).surveys) == (2, 2)
