@@ -45,7 +45,12 @@ async def ensure_topics(settings: Settings) -> None:
     await admin.start()
     try:
         wanted = wanted_topics(settings)
-        existing = {meta["topic"]: len(meta["partitions"]) for meta in await admin.describe_topics([t.name for t in wanted]) if meta["error_code"] == 0}
+        # Only describe topics that exist: a metadata request for a missing topic may auto-create it
+        # with the broker's default partition count.
+        present = set(await admin.list_topics())
+        names = [t.name for t in wanted if t.name in present]
+        described = await admin.describe_topics(names) if names else []
+        existing = {meta["topic"]: len(meta["partitions"]) for meta in described if meta["error_code"] == 0}
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             try:

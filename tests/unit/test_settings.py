@@ -44,3 +44,20 @@ def test_missing_file_and_bad_yaml_are_reported(tmp_path: Path) -> None:
     bad.write_text("api: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(bad, environ={})
+
+
+def test_the_example_settings_file_is_valid_and_complete() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "cxpulse.example.yaml"
+    settings = load_settings(example, environ={})
+    assert settings.rules("support-de").timezone == "Europe/Berlin"
+    assert settings.rules("billing").service_level_seconds == 30
+    assert settings.rules("anything-else").day_start == "00:00"
+
+
+def test_queue_rules_are_validated_by_name(tmp_path: Path) -> None:
+    config = tmp_path / "cxpulse.yaml"
+    config.write_text("queues:\n  billing:\n    timezone: Mars/Olympus\n    service_level_formula: fastest\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, environ={})
+    assert "queues.billing.timezone: Value error, unknown IANA time zone 'Mars/Olympus'" in str(caught.value)
+    assert "queues.billing.service_level_formula" in str(caught.value)
