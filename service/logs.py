@@ -42,6 +42,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "loggers": {
             "aiokafka": {"level": "WARNING"},
             "uvicorn.access": {"level": "WARNING"},
+            "httpx": {"level": "WARNING"},
         },
     }
 

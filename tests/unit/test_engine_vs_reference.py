@@ -60,6 +60,7 @@ class Worker:
     config: Settings
     table: dict[bytes, bytes] = field(default_factory=dict)
     state: PartitionState = field(init=False)
+    journal: list[tuple[bytes, bytes | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.state = self.fresh()
@@ -67,7 +68,25 @@ class Worker:
     def fresh(self) -> PartitionState:
         return PartitionState(self.config.rules, GRACE_S, 6 * 3600.0, 8 * 86400.0)
 
+    def put(self, key: bytes, value: bytes | None) -> None:
+        """A table write, journalled with the value it replaced so a crash can lose it again."""
+        self.journal.append((key, self.table.get(key)))
+        if value is None:
+            self.table.pop(key, None)
+        else:
+            self.table[key] = value
+
+    def lose_tail(self, rng: random.Random) -> None:
+        """A crash loses a suffix of the last flush's table writes (never a record in the middle)."""
+        keep = rng.randint(0, len(self.journal))
+        for key, previous in reversed(self.journal[keep:]):
+            if previous is None:
+                self.table.pop(key, None)
+            else:
+                self.table[key] = previous
+
     def flush(self, book: KpiBook, close: bool) -> None:
+        self.journal = []
         state = self.state
         if close:
             state.close(min(state.watermarks.values(), default=0.0))
@@ -75,17 +94,14 @@ class Worker:
         for key, bucket in {**changes.buckets, **changes.closed}.items():
             book.put(self.partition, key, bucket.stats.__class__.from_json(json.loads(snapshot.encode_stats(bucket.stats))))
         for key, bucket in changes.buckets.items():
-            self.table[snapshot.bucket_table_key(self.partition, key)] = snapshot.encode_bucket(bucket)
+            self.put(snapshot.bucket_table_key(self.partition, key), snapshot.encode_bucket(bucket))
         for customer, offers in changes.customers.items():
-            table_key = snapshot.customer_table_key(self.partition, customer)
-            if offers is None:
-                self.table.pop(table_key, None)
-            else:
-                self.table[table_key] = snapshot.encode_json([list(o) for o in offers])
+            value = None if offers is None else snapshot.encode_json([list(o) for o in offers])
+            self.put(snapshot.customer_table_key(self.partition, customer), value)
         if changes.closed or close:
-            self.table[snapshot.meta_table_key(self.partition)] = snapshot.encode_json(state.meta())
+            self.put(snapshot.meta_table_key(self.partition), snapshot.encode_json(state.meta()))
         for key in changes.closed:
-            self.table.pop(snapshot.bucket_table_key(self.partition, key), None)
+            self.put(snapshot.bucket_table_key(self.partition, key), None)
 
     def restart(self) -> dict[str, int]:
         """A new process: state from the table only; returns the resume offsets."""
@@ -146,7 +162,9 @@ def fold_all(
         index = 0
         while index < len(order):
             if index == crash_index:
-                # Work after the last commit is lost (redelivered), except what a flush already wrote.
+                # Work after the last commit is lost (redelivered), except what a flush already
+                # wrote, and the last flush may have reached the table only in part.
+                worker.lose_tail(rng)
                 low = worker.restart()
                 replay = [r for r in log if low.get(r[0], 0) <= r[1] < committed.get(r[0], 0)]
                 for topic, offset, raw in interleave(replay, rng):
