@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit install clean
+.PHONY: run test unit lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check --select F,E9 service streams kpis api adapters tests
+	$(BIN)/mypy service streams kpis api adapters
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-artifacts

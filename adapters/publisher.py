@@ -49,7 +49,3 @@ class Publisher:
             where = (metadata.topic, metadata.partition)
             sent[where] = max(sent.get(where, 0), metadata.offset + 1)
         return sent
-
-    async def publish_raw(self, topic: str, value: bytes, key: bytes | None = None) -> None:
-        """Send bytes as they are: for tests and tools that must put malformed records on a topic."""
-        await self._producer.send_and_wait(topic, value, key=key)

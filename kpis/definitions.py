@@ -8,25 +8,6 @@ from kpis import formulas
 from kpis.buckets import BucketStats
 
 COUNTS: Final = ("offered", "answered", "abandoned", "short_abandoned", "handled", "surveys")
-KPI_NAMES: Final = (
-    *COUNTS,
-    "abandon_rate",
-    "asa_s",
-    "avg_abandon_wait_s",
-    "max_wait_s",
-    "wait_p90_s",
-    "service_level",
-    "service_level_numerator",
-    "service_level_denominator",
-    "aht_s",
-    "fcr_survey",
-    "repeat_contact_rate",
-    "fcr_repeat",
-    "csat",
-    "csat_mean",
-    "nps",
-    "ces_mean",
-)
 
 
 def compute(stats: BucketStats, sl_numerator: int, sl_denominator: int) -> dict[str, Any]:

@@ -90,7 +90,7 @@ class Period:
 
 
 def history_periods(first: date, last: date, interval: HistoryInterval, rules: QueueRules) -> list[Period]:
-    periods = []
+    periods: list[Period] = []
     day = first
     while day <= last:
         start = local_day_start(day, rules)

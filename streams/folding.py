@@ -20,11 +20,11 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.types import TP, EventT
+from faust.types import TP, EventT, TableT
 
 from kpis import snapshot
 from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
@@ -41,16 +41,15 @@ IDLE_AFTER_S = 30.0
 class Folder:
     """The state of the partitions this worker owns, and how it is restored and written out."""
 
-    def __init__(self, app: faust.App, table: faust.Table, settings: Settings) -> None:
+    def __init__(self, app: faust.App, table: TableT[bytes, bytes], settings: Settings) -> None:
         self._app = app
         self._table = table
         self._settings = settings
         app_id = settings.worker.app_id
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self._dead_letters = app.topic(topics.DEADLETTER, **raw)
+        self._dead_letters = app.topic(topics.DEADLETTER, key_serializer="raw", value_serializer="raw")
         self._snapshots = {
-            MINUTE: app.topic(snapshot.minutes_topic(app_id), **raw),
-            INTERVAL: app.topic(snapshot.intervals_topic(app_id), **raw),
+            size: app.topic(name, key_serializer="raw", value_serializer="raw")
+            for size, name in ((MINUTE, snapshot.minutes_topic(app_id)), (INTERVAL, snapshot.intervals_topic(app_id)))
         }
         self._states: dict[int, PartitionState] = {}
         self._owned: set[int] = set()
@@ -293,8 +292,9 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
     folder = Folder(app, table, settings)
 
     @app.agent(source, name="fold")
-    async def fold(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(settings.worker.batch_max_events, settings.worker.batch_max_seconds):
+    async def fold(stream: faust.StreamT[bytes]) -> None:
+        batches = cast(faust.Stream[bytes], stream).take_events  # StreamT's stub lacks take_events
+        async for batch in batches(settings.worker.batch_max_events, settings.worker.batch_max_seconds):
             async with folder.lock:
                 await folder.fold(batch)
 
@@ -303,7 +303,7 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
         async with folder.lock:
             await folder.close_all()
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # Faust's stub wants *args it never passes
     async def on_assigned(sender: faust.App, assigned: set[TP], **_: Any) -> None:
         folder.own({tp.partition for tp in assigned if tp.topic in topics.SOURCE_TOPICS})
 

@@ -7,7 +7,6 @@ CHATS: Final = "cx.chats"
 SURVEYS: Final = "cx.surveys"
 DEADLETTER: Final = "cx.deadletter"
 
-CONTACT_TOPICS: Final = (CALLS, CHATS)
 SOURCE_TOPICS: Final = (CALLS, CHATS, SURVEYS)
 
 

@@ -19,7 +19,7 @@ async def get_status(reader: Annotated[SnapshotReader, Depends(get_reader)]) -> 
     now = time.time()
     ends = await reader.end_offsets()
     processed = reader.processed()
-    partitions = []
+    partitions: list[dict[str, Any]] = []
     for (topic, partition), end in sorted(ends.items()):
         done = processed.get((topic, partition), 0)
         partitions.append(

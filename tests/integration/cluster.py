@@ -4,7 +4,6 @@ one of them, as an operator's orchestrator would."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from adapters.publisher import Publisher
 from adapters.replay import wait_until_counted
 from service.broker import wait_for_port
 from streams.topics import SOURCE_TOPICS
-from tests.integration.stack import ARTIFACTS, free_port
+from tests.integration.stack import ARTIFACTS, cxpulse_environment, free_port
 
 
 @dataclass
@@ -41,8 +40,7 @@ class Cluster:
         return f"http://127.0.0.1:{self.api_port}"
 
     def environment(self, metrics_port: int = 0) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CXPULSE_")}
-        env.update(
+        return cxpulse_environment(
             CXPULSE_CONFIG=str(self.config),
             CXPULSE_BROKER=self.bootstrap,
             CXPULSE_KAFKA__PARTITIONS=str(self.partitions),
@@ -50,7 +48,6 @@ class Cluster:
             CXPULSE_WORKER__METRICS_PORT=str(metrics_port),
             CXPULSE_WORKER__APP_ID=f"cxpulse-{self.name}",
         )
-        return env
 
     async def _spawn(self, role: str, *args: str, metrics_port: int = 0) -> asyncio.subprocess.Process:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -36,6 +36,13 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float,
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last seen: {last!r}")
 
 
+def cxpulse_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without the developer's own CXPULSE_* settings, plus these."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXPULSE_")}
+    env.update(variables)
+    return env
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below pid, from /proc (children keep their parent even in their own session)."""
     parents: dict[int, int] = {}
@@ -85,8 +92,7 @@ class Stack:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CXPULSE_")}
-        env.update(
+        env = cxpulse_environment(
             CXPULSE_BROKER__PORT=str(self.broker_port),
             CXPULSE_API__PORT=str(self.api_port),
             CXPULSE_WORKER__METRICS_PORT=str(self.metrics_port),

@@ -7,7 +7,6 @@ The sample lines are made up here; only ``test_real_january_file`` reads the sha
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
