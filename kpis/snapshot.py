@@ -61,7 +61,7 @@ def encode_bucket(bucket: Bucket) -> bytes:
 
 def decode_bucket(raw: bytes) -> Bucket:
     data = json.loads(raw)
-    return Bucket(BucketStats.from_json(data["stats"]), {k: int(v) for k, v in data["marks"].items()})
+    return Bucket(BucketStats.from_json(data["stats"]), [{k: int(v) for k, v in m.items()} for m in data["marks"]])
 
 
 def bucket_key_from(rest: list[Any]) -> BucketKey:

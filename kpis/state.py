@@ -5,12 +5,15 @@ customer id), so one ``PartitionState`` sees a contact's whole life and needs no
 
 Exactness rests on three ideas:
 
-- Offset fences. Every bucket remembers, per source topic, the last offset processed when it was
-  written out (``marks``). An effect is a function of one or two events (a survey and the contact
-  event that gave it a queue; an answer and the offer its wait is derived from); a bucket version
-  holds the effect exactly when all of those events are within its marks, whatever order they
-  were processed in. So re-reading source events that were counted already (after a crash, a
-  rebalance, or at-least-once redelivery) changes nothing, while contact state is rebuilt.
+- Offset fences. Every bucket remembers what had been processed when it was written out: one
+  vector of per-topic offsets per run of the worker that changed it (``marks``, dominated vectors
+  pruned). An effect is a function of one or two events (a survey and the contact event that gave
+  it a queue; an answer and the offer its wait is derived from); a bucket version holds the effect
+  exactly when all of those events are within one of its vectors, whatever order they were
+  processed in. A single merged vector would be wrong: after a restart, one topic's events can be
+  re-read ahead of another's, and the two runs' prefixes together cover pairs that neither run
+  applied. So re-reading source events that were counted already (after a crash, a rebalance, or
+  at-least-once redelivery) changes nothing, while contact state is rebuilt.
 - Pending effects. A duration or a survey's queue that depends on an event not seen yet is parked
   on the contact and booked, into the bucket of the event it belongs to, when that event arrives:
   the result is the same as in event-time order.
@@ -36,12 +39,26 @@ UNKNOWN = "unknown"
 CLOSED_MARK = "~closed"  # closing as a pseudo-topic: effects of closing are fenced by the boundary
 
 Source = tuple[str, int]
-Held = Callable[[dict[str, int]], bool]
+Marks = dict[str, int]
+Held = Callable[[Marks], bool]
 
 
 def _held(*sources: Source) -> Held:
-    """Whether a bucket version with these marks already holds an effect of all these events."""
+    """Whether a bucket version whose run had processed ``marks`` holds an effect of all these events."""
     return lambda marks: all(offset <= marks.get(topic, -1) for topic, offset in sources)
+
+
+def _covers(wide: Marks, narrow: Marks) -> bool:
+    return all(offset <= wide.get(topic, -1) for topic, offset in narrow.items())
+
+
+def frontier(vectors: list[Marks]) -> list[Marks]:
+    """The vectors that no other vector covers: the same held effects, the fewest vectors."""
+    kept: list[Marks] = []
+    for vector in sorted(vectors, key=lambda v: -sum(v.values())):
+        if not any(_covers(other, vector) for other in kept):
+            kept.append(vector)
+    return kept
 
 
 class BucketKey(NamedTuple):
@@ -60,7 +77,7 @@ class Outcome(Enum):
 @dataclass(slots=True)
 class Bucket:
     stats: BucketStats
-    marks: dict[str, int] = field(default_factory=dict)
+    marks: list[Marks] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -208,7 +225,7 @@ class PartitionState:
             bucket = self.buckets.get(key)
             if bucket is None:
                 bucket = self.buckets[key] = Bucket(BucketStats())
-            elif bucket.marks and held(bucket.marks):
+            elif any(held(marks) for marks in bucket.marks):
                 continue
             self._dirty.add(key)
             yield bucket.stats
@@ -380,13 +397,13 @@ class PartitionState:
 
     def _count_repeat(self, offers: list[_Offer], position: int) -> None:
         """Count the offer at ``position`` as a repeat. A bucket version holds that count when the
-        offer and any earlier offer close enough to make it a repeat are within its marks: which
-        earlier offer happened to arrive first does not matter."""
+        offer and any earlier offer close enough to make it a repeat are within one of its mark
+        vectors: which earlier offer happened to arrive first does not matter."""
         offer = offers[position]
         window = self._repeat_window(offer.queue)
         earlier = [o.source for o in offers[:position] if offer.at - o.at <= window]
 
-        def held(marks: dict[str, int]) -> bool:
+        def held(marks: Marks) -> bool:
             within = _held(offer.source)
             return within(marks) and any(_held(src)(marks) for src in earlier)
 
@@ -447,14 +464,10 @@ class PartitionState:
         """Everything changed since the last call, each reported once; changed buckets get their
         marks moved up to what has been processed, since they now hold every effect up to there."""
         buckets = {}
-        marks = {**self.processed, CLOSED_MARK: self.closed_until}
+        processed = {**self.processed, CLOSED_MARK: self.closed_until}
         for key in self._dirty:
             bucket = self.buckets[key]
-            # Never lower a mark: after a restart or a re-delivery, ``processed`` starts again below
-            # what a restored bucket already holds.
-            bucket.marks = {t: max(o, bucket.marks.get(t, -1)) for t, o in marks.items()} | {
-                t: o for t, o in bucket.marks.items() if t not in marks
-            }
+            bucket.marks = frontier([*bucket.marks, processed])
             buckets[key] = bucket
         customers = {c: self._customers.get(c) for c in self._dirty_customers}
         waiting = self.waiting_summary() if self._waiting_changed else None

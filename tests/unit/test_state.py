@@ -164,7 +164,7 @@ def test_marks_never_go_back_when_a_restored_bucket_is_touched_by_a_redelivery()
     first = Log(state)
     first.fold(contact_event("offered", "c0", T0 + 1))
     first.fold(survey(0), survey(1), topic=topics.SURVEYS)
-    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), dict(b.marks)) for k, b in state.take_changes().buckets.items()}
+    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), list(b.marks)) for k, b in state.take_changes().buckets.items()}
     restarted = new_state()
     for key, bucket in saved.items():
         restarted.restore_bucket(key, bucket)
@@ -174,3 +174,24 @@ def test_marks_never_go_back_when_a_restored_bucket_is_touched_by_a_redelivery()
     restarted.take_changes()  # and a flush comes between
     again.fold(survey(1), topic=topics.SURVEYS)
     assert (interval(restarted).offered, interval(restarted).surveys) == (2, 2)
+
+
+def test_a_pair_split_across_two_runs_is_not_taken_as_counted() -> None:
+    """Run 1 processed the calls but no survey. Run 2 reads the surveys first: one without a queue
+    waits for its contact, one with a queue changes the bucket, a flush comes, and only then are
+    the calls re-read. The waiting survey must still be counted: no single run had processed both
+    it and its call when the bucket was written, although the two runs together had."""
+    call = contact_event("offered", "c1", T0 + 1, queue="sales")
+    waiting = {"event_id": "s1", "type": "survey.submitted", "time": "2027-01-15T08:00:30+00:00", "contact_id": "c1",
+               "customer_id": "cust-c1", "csat": 3}
+    with_queue = {**waiting, "event_id": "s2", "contact_id": "c2", "customer_id": "cust-c2", "queue": "sales", "channel": "voice"}
+    first = new_state()
+    Log(first).fold(call, contact_event("offered", "c2", T0 + 2, queue="sales"))
+    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), list(b.marks)) for k, b in first.take_changes().buckets.items()}
+    second = new_state()
+    for key, bucket in saved.items():
+        second.restore_bucket(key, bucket)
+    Log(second).fold(waiting, with_queue, topic=topics.SURVEYS)
+    second.take_changes()
+    Log(second).fold(call)  # the calls topic re-read from offset 0
+    assert interval(second, "sales").surveys == 2
