@@ -158,7 +158,8 @@ class Folder:
         """The worker's new assignment. State of a partition still owned is kept across the rebalance
         (records Faust delivers again are duplicates to it); only state of partitions now owned by
         another worker is dropped. Dropping state in the middle of a batch and re-creating it would
-        let a flush claim, in its offset marks, events whose effects went with the dropped state."""
+        let a flush claim, in its offset marks, events whose effects went with the dropped state.
+        Records are never skipped for ownership: one delivered is one this worker must count."""
         self._owned = set(partitions)
         for partition in [p for p in self._states if p not in self._owned]:
             del self._states[partition]
@@ -171,8 +172,7 @@ class Folder:
         now = time.monotonic()
         for event in batch:
             message = event.message
-            if message.partition not in self._owned:
-                continue
+            self._owned.add(message.partition)  # Faust may deliver before the assignment signal
             state = await self.state(message.partition, (message.topic, message.offset))
             try:
                 parsed = decode(message.value, message.topic)
