@@ -55,6 +55,7 @@ class Folder:
         self._owned: set[int] = set()
         self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
+        self._next_offset: dict[tuple[str, int], int] = {}
         self.lock = asyncio.Lock()
         repeat_days = max(
             [settings.defaults.repeat_contact_days]
@@ -107,52 +108,86 @@ class Folder:
                 state.restore_customer(str(rest[0]), _loads(raw_value))
         return low
 
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._settings.bootstrap, group_id=self._settings.worker.app_id,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+        )
+
     async def _rebuild(self, partition: int, state: PartitionState, low: dict[str, int]) -> int:
         """Re-read the source from the resume point (the beginning for a topic without one) up to the
         committed offsets, so contact state and deduplication are as they were; offset marks keep
         events that were counted already from counting again."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap, group_id=self._settings.worker.app_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-        )
+        consumer = self._consumer()
         await consumer.start()
-        reread = 0
         try:
-            targets: dict[TopicPartition, int] = {}
+            ranges: dict[TopicPartition, tuple[int | None, int]] = {}
             committed_offsets: dict[str, int | None] = {}
             for topic in topics.SOURCE_TOPICS:
                 tp = TopicPartition(topic, partition)
                 committed = committed_offsets[topic] = await consumer.committed(tp)
                 if committed and committed > low.get(topic, 0):
-                    targets[tp] = committed
+                    ranges[tp] = (low.get(topic), committed)
             log.info("rebuild plan", extra={"partition": partition, "resume": low, "committed": committed_offsets})
-            if not targets:
-                return 0
-            consumer.assign(list(targets))
-            for tp in targets:
-                if tp.topic in low:
-                    consumer.seek(tp, low[tp.topic])
-                else:
-                    await consumer.seek_to_beginning(tp)
-            remaining = dict(targets)
-            while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=1000)
-                for tp, records in batches.items():
-                    for record in records:
-                        if record.offset >= targets[tp]:
-                            break
-                        try:
-                            state.apply(decode(record.value, tp.topic), tp.topic, record.offset, rebuilding=True)
-                        except InvalidEvent:
-                            state.processed[tp.topic] = record.offset
-                        reread += 1
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= targets[tp]:
-                        del remaining[tp]
+            reread = await self._read_ranges(consumer, state, ranges, rebuilding=True)
+            for topic, committed in committed_offsets.items():
+                # Faust resumes there: the first record it delivers is checked against it too.
+                self._next_offset[(topic, partition)] = committed or 0
         finally:
             await consumer.stop()
         metrics.EVENTS_REREAD.inc(reread)
         return reread
+
+    async def _read_ranges(
+        self,
+        consumer: AIOKafkaConsumer,
+        state: PartitionState,
+        ranges: dict[TopicPartition, tuple[int | None, int]],
+        rebuilding: bool,
+    ) -> int:
+        """Fold the records of each partition from start (None: the beginning) up to end, exclusive."""
+        if not ranges:
+            return 0
+        consumer.assign(list(ranges))
+        for tp, (start, _) in ranges.items():
+            if start is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, start)
+        remaining = {tp: end for tp, (_, end) in ranges.items()}
+        folded = 0
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= ranges[tp][1]:
+                        break
+                    try:
+                        outcome = state.apply(decode(record.value, tp.topic), tp.topic, record.offset, rebuilding)
+                    except InvalidEvent:
+                        state.processed[tp.topic] = record.offset
+                        continue
+                    folded += 1
+                    if not rebuilding and outcome is Outcome.COUNTED:
+                        metrics.EVENTS_PROCESSED.labels(tp.topic).inc()
+            for tp in list(remaining):
+                if await consumer.position(tp) >= remaining[tp]:
+                    del remaining[tp]
+        return folded
+
+    async def _fill_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+        """Faust was seen to skip records right after a partition was taken over; fold the skipped
+        ones from Kafka directly, so a skipped record is late at worst, never lost."""
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            filled = await self._read_ranges(
+                consumer, self._states[partition], {TopicPartition(topic, partition): (start, end)}, rebuilding=False
+            )
+        finally:
+            await consumer.stop()
+        log.warning("skipped source records read directly", extra={"topic": topic, "partition": partition,
+                                                                   "from": start, "to": end, "records": filled})
 
     def own(self, partitions: Iterable[int]) -> None:
         """The worker's new assignment. State of a partition still owned is kept across the rebalance
@@ -164,6 +199,8 @@ class Folder:
         for partition in [p for p in self._states if p not in self._owned]:
             del self._states[partition]
             self._last_record.pop(partition, None)
+            for topic in topics.SOURCE_TOPICS:
+                self._next_offset.pop((topic, partition), None)
 
     # -- folding ------------------------------------------------------------------------------
 
@@ -174,6 +211,9 @@ class Folder:
             message = event.message
             self._owned.add(message.partition)  # Faust may deliver before the assignment signal
             state = await self.state(message.partition, (message.topic, message.offset))
+            skipped = self._check_sequence(message.topic, message.partition, message.offset)
+            if skipped is not None:
+                await self._fill_gap(message.topic, message.partition, skipped, message.offset)
             try:
                 parsed = decode(message.value, message.topic)
             except InvalidEvent as exc:
@@ -196,6 +236,17 @@ class Folder:
         for partition in touched:
             if partition in self._states:
                 await self.flush(partition, close=False)
+
+    def _check_sequence(self, topic: str, partition: int, offset: int) -> int | None:
+        """Records of a partition should come one offset after the other. Returns the first skipped
+        offset when some were skipped; a repeat (redelivery) is only counted, the fences handle it."""
+        expected = self._next_offset.get((topic, partition))
+        self._next_offset[(topic, partition)] = offset + 1
+        if expected is None or offset == expected:
+            return None
+        metrics.SOURCE_OFFSET_GAPS.labels(topic).inc()
+        log.warning("source offsets out of sequence", extra={"topic": topic, "partition": partition, "expected": expected, "got": offset})
+        return expected if offset > expected else None
 
     def _close_watermark(self, partition: int, state: PartitionState) -> float:
         """Event time that closing follows: the slowest source topic still delivering records, so a

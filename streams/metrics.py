@@ -47,3 +47,8 @@ PARTITIONS_OWNED = Gauge(
     "cxpulse_worker_partitions",
     "Source partitions whose state this worker holds.",
 )
+SOURCE_OFFSET_GAPS = Counter(
+    "cxpulse_source_offset_gaps_total",
+    "Times a source partition's records did not arrive one offset after the other (a skip or a repeat).",
+    ["topic"],
+)

@@ -66,11 +66,6 @@ async def assert_history_matches(cluster: Cluster, events: list[dict[str, Any]],
     assert checked >= 4
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open: in about one run in three a SIGKILL and restart loses one or two surveys "
-    "on real processes (never seen in the unit-level crash/restart harness, even with skewed topic order)",
-)
 @pytest.mark.parametrize("moment", ["after-commit", "before-commit"])
 async def test_sigkill_and_restart_neither_lose_nor_double_count(tmp_path: Path, moment: str) -> None:
     """Killed once the worker has committed offsets (the restart re-reads from the resume point),
