@@ -131,8 +131,10 @@ class Folder:
             log.info("rebuild plan", extra={"partition": partition, "resume": low, "committed": committed_offsets})
             reread = await self._read_ranges(consumer, state, ranges, rebuilding=True)
             for topic, committed in committed_offsets.items():
-                # Faust resumes there: the first record it delivers is checked against it too.
-                self._next_offset[(topic, partition)] = committed or 0
+                # Faust resumes there: the first record it delivers is checked against it too. With
+                # nothing committed it starts at the earliest retained offset, unknown here.
+                if committed is not None:
+                    self._next_offset[(topic, partition)] = committed
         finally:
             await consumer.stop()
         metrics.EVENTS_REREAD.inc(reread)
