@@ -28,6 +28,7 @@ from faust.types import TP, EventT, TableT
 
 from kpis import snapshot
 from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
+from kpis.windows import iso
 from service.settings import LateEvents, Settings
 from streams import deadletter, metrics, topics
 from streams.contract import InvalidEvent, decode
@@ -52,7 +53,6 @@ class Folder:
             for size, name in ((MINUTE, snapshot.minutes_topic(app_id)), (INTERVAL, snapshot.intervals_topic(app_id)))
         }
         self._states: dict[int, PartitionState] = {}
-        self._owned: set[int] = set()
         self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
@@ -96,7 +96,7 @@ class Folder:
             if owner != partition or raw_value is None:
                 continue
             if kind == "m":
-                meta = _loads(raw_value)
+                meta = json.loads(raw_value)
                 state.restore_meta(meta)
                 low = {k: int(v) for k, v in meta.get("low_offsets", {}).items()}
             else:
@@ -105,7 +105,7 @@ class Folder:
             if kind == "b":
                 state.restore_bucket(snapshot.bucket_key_from(rest), snapshot.decode_bucket(raw_value))
             elif kind == "c":
-                state.restore_customer(str(rest[0]), _loads(raw_value))
+                state.restore_customer(str(rest[0]), json.loads(raw_value))
         return low
 
     def _consumer(self) -> AIOKafkaConsumer:
@@ -197,10 +197,11 @@ class Folder:
         another worker is dropped. Dropping state in the middle of a batch and re-creating it would
         let a flush claim, in its offset marks, events whose effects went with the dropped state.
         Records are never skipped for ownership: one delivered is one this worker must count."""
-        self._owned = set(partitions)
-        for partition in [p for p in self._states if p not in self._owned]:
+        owned = set(partitions)
+        for partition in [p for p in self._states if p not in owned]:
             del self._states[partition]
             self._last_record.pop(partition, None)
+            self._owned_since.pop(partition, None)
             for topic in topics.SOURCE_TOPICS:
                 self._next_offset.pop((topic, partition), None)
 
@@ -211,7 +212,6 @@ class Folder:
         now = time.monotonic()
         for event in batch:
             message = event.message
-            self._owned.add(message.partition)  # Faust may deliver before the assignment signal
             state = await self.state(message.partition, (message.topic, message.offset))
             skipped = self._check_sequence(message.topic, message.partition, message.offset)
             if skipped is not None:
@@ -233,7 +233,7 @@ class Folder:
             else:
                 metrics.EVENTS_LATE.labels(message.topic).inc()
                 if self._settings.kpi.late_events is LateEvents.DEADLETTER:
-                    reason = f"late: event time is before the closed horizon {snapshot_time(state.closed_until)}"
+                    reason = f"late: event time is before the closed horizon {iso(state.closed_until)}"
                     await self._dead_letter(message, "late", reason)
         for partition in touched:
             if partition in self._states:
@@ -323,14 +323,6 @@ class Folder:
             headers=deadletter.headers(kind, reason, message.topic, message.partition, message.offset),
         )
         metrics.EVENTS_DEADLETTERED.labels(message.topic, kind).inc()
-
-
-def snapshot_time(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
-
-
-def _loads(raw: bytes) -> Any:
-    return json.loads(raw)
 
 
 def attach_folding(app: faust.App, settings: Settings) -> Folder:
