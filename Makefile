@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint install clean
+.PHONY: run test unit lint install system clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Chromium, Prometheus and Alertmanager from Debian, for the integration tests.
+system:
+	bash deploy/system-packages.sh
+
 run: $(STAMP)
 	$(BIN)/cxpulse run --simulate
 
-test: $(STAMP)
+test: $(STAMP) system
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)

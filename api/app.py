@@ -8,7 +8,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI
 
 from api.metrics import build_registry
-from api.routers import health, history, kpis, metrics, queues, status
+from api.routers import health, history, kpis, metrics, queues, status, wallboard
 from api.snapshots import SnapshotReader
 from kpis.book import KpiBook
 from service.settings import Settings
@@ -33,6 +33,6 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Real-time contact-center KPIs for wallboards, Grafana and alerts.",
         lifespan=lifespan,
     )
-    for module in (kpis, history, status, queues, health, metrics):
+    for module in (kpis, history, status, queues, health, metrics, wallboard):
         app.include_router(module.router)
     return app
