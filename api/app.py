@@ -1,38 +1,62 @@
-"""The FastAPI application: routers per resource, the snapshot reader started by the lifespan."""
+"""The FastAPI application: routers per resource; the snapshot reader and the KPI view run in the lifespan."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from api.auth import TokenStore, authorize
 from api.metrics import build_registry
-from api.routers import health, history, kpis, metrics, queues, status, wallboard
+from api.routers import health, history, kpis, metrics, queues, status, stream, wallboard
 from api.snapshots import SnapshotReader
+from api.view import KpiView
 from kpis.book import KpiBook
 from service.settings import Settings
 
+DESCRIPTION = """\
+Contact-center KPIs per queue and channel, seconds after the events. Values come from the workers'
+snapshot topics, so every API process answers for every queue. `/v1` needs a bearer token when
+`api.tokens_file` is set; `/metrics`, `/healthz`, `/readyz` and the wallboard page stay open."""
+
 
 def create_app(settings: Settings) -> FastAPI:
+    """Raises ConfigError when the tokens file is unusable, so a bad file stops start-up."""
+    tokens = TokenStore(settings.api.tokens_file) if settings.api.tokens_file is not None else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reader = SnapshotReader(settings, KpiBook(settings.rules, settings.queues))
+        view = KpiView(reader, settings.api.refresh_seconds, settings.api.sse_heartbeat_seconds)
         app.state.reader = reader
-        app.state.settings = settings
+        app.state.view = view
         app.state.registry = build_registry(reader)
         await reader.start()
+        refresher = asyncio.create_task(view.run(), name="kpi-view")
         try:
             yield
         finally:
+            refresher.cancel()
+            await asyncio.gather(refresher, return_exceptions=True)
             await reader.stop()
 
-    app = FastAPI(
-        title="cxpulse",
-        version="0.1.0",
-        summary="Real-time contact-center KPIs for wallboards, Grafana and alerts.",
-        lifespan=lifespan,
-    )
-    for module in (kpis, history, status, queues, health, metrics, wallboard):
+    app = FastAPI(title="cxpulse", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.tokens = tokens
+    for module in (kpis, stream, history, status, queues):
+        app.include_router(module.router, dependencies=[Depends(authorize)])
+    for module in (health, metrics, wallboard):
         app.include_router(module.router)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET"],
+            allow_headers=["Authorization", "If-None-Match", "Last-Event-ID"],
+            expose_headers=["ETag"],
+            max_age=600,
+        )
     return app

@@ -1,14 +1,20 @@
-"""What request handlers share: this process's snapshot reader and settings, set up by the lifespan."""
+"""What request handlers share: this process's snapshot reader, KPI view and settings, set up by the lifespan."""
 
 from fastapi import Request
 
 from api.snapshots import SnapshotReader
+from api.view import KpiView
 from service.settings import Settings
 
 
 def get_reader(request: Request) -> SnapshotReader:
     reader: SnapshotReader = request.app.state.reader
     return reader
+
+
+def get_view(request: Request) -> KpiView:
+    view: KpiView = request.app.state.view
+    return view
 
 
 def get_settings(request: Request) -> Settings:

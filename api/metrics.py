@@ -1,8 +1,11 @@
-"""KPI gauges computed at scrape time from the snapshot book, plus the API's own health series.
+"""The API's /metrics: KPI counters, a wait histogram, rolling-window and live gauges, pipeline health.
 
-Computing on scrape means a scrape costs one pass over the window's buckets and an event costs
-nothing here. Values with an empty denominator are left out rather than exported as NaN, so alert
-rules never compare NaN. Only real (queue, channel) pairs are exported: sum() in PromQL rolls up.
+Everything is computed at scrape time from the snapshot book, so an event costs nothing here.
+Counters count what this process has seen counted since it became ready (a restart is a counter
+reset, which rate() and increase() handle); a value held back by a worker re-publishing an older
+bucket is held at its maximum, never lowered. Gauges with an empty denominator are left out rather
+than exported as NaN, so alert rules never compare NaN. Only real (queue, channel) pairs are
+exported: sum() in PromQL rolls up.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import time
 from typing import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from api.snapshots import SnapshotReader
 from kpis.book import ALL
+from kpis.buckets import BucketStats
 from kpis.windows import ROLLING
 
 # (KPI name in the API, metric name, help) for the gauges of rolling-window KPIs.
@@ -41,13 +45,119 @@ WINDOW_GAUGES = (
 )
 
 
+# (metric name, help, value from running totals) for the contact counters.
+COUNTERS: tuple[tuple[str, str, Callable[[BucketStats], float]], ...] = (
+    ("cxpulse_contacts_offered_total", "Contacts offered to the queue.", lambda s: s.offered),
+    ("cxpulse_contacts_answered_total", "Contacts answered by an agent.", lambda s: s.answered),
+    ("cxpulse_contacts_abandoned_total", "Contacts abandoned, short abandons excluded.", lambda s: s.abandoned),
+    (
+        "cxpulse_contacts_short_abandoned_total",
+        "Contacts abandoned within the queue's short-abandon time.",
+        lambda s: s.short_abandoned,
+    ),
+    (
+        "cxpulse_contacts_answered_within_service_level_total",
+        "Contacts answered within the queue's service-level threshold.",
+        lambda s: s.answered_within_sl,
+    ),
+    ("cxpulse_contacts_handled_total", "Conversations ended.", lambda s: s.handled),
+    (
+        "cxpulse_handle_seconds_total",
+        "Talk, hold and after-contact work of handled contacts.",
+        lambda s: s.talk_sum_s + s.hold_sum_s + s.acw_sum_s,
+    ),
+)
+# Upper bounds of the wait histogram: every one is a bin edge of kpis.buckets.wait_bin, so each
+# wait falls on the right side of every bound and the buckets are exact.
+WAIT_BUCKETS_S = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600, 900, 1200, 1800, 3600)
+# (survey label, counts field, score of index 0)
+SURVEYS = (("csat", "csat_counts", 1), ("nps", "nps_counts", 0), ("ces", "ces_counts", 1))
+
+
+def _difference(now: BucketStats, then: BucketStats | None) -> BucketStats:
+    result = BucketStats.merged((now,))
+    if then is not None:
+        result.subtract(then)
+    return result
+
+
+class _Held:
+    """Counter values never go down between scrapes (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def seen(self, key: tuple[str, ...]) -> bool:
+        return key in self._values
+
+    def __call__(self, key: tuple[str, ...], value: float) -> float:
+        held = max(self._values.get(key, 0.0), value)
+        self._values[key] = held
+        return held
+
+
 class KpiCollector(Collector):
     def __init__(self, reader: SnapshotReader, clock: Callable[[], float] = time.time) -> None:
         self._reader = reader
         self._clock = clock
+        self._held = _Held()
 
     def collect(self) -> Iterator[Metric]:
         now = self._clock()
+        if self._reader.ready.is_set():
+            yield from self._counters()
+        yield from self._gauges(now)
+        yield from self._health(now)
+
+    def _counters(self) -> Iterator[Metric]:
+        labels = ["queue", "channel"]
+        counters = [CounterMetricFamily(name, help_text, labels=labels) for name, help_text, _ in COUNTERS]
+        surveys = CounterMetricFamily(
+            "cxpulse_survey_answers_total", "Survey answers by survey and score.", labels=[*labels, "survey", "score"]
+        )
+        resolution = CounterMetricFamily(
+            "cxpulse_resolution_answers_total", "Answers to 'was your issue resolved?'.", labels=[*labels, "resolved"]
+        )
+        waits = HistogramMetricFamily(
+            "cxpulse_wait_seconds", "Waits of answered and abandoned (not short) contacts.", labels=labels
+        )
+        baseline = self._reader.totals_at_ready
+        hold = self._held
+        for (queue, channel), running in sorted(self._reader.book.running_totals().items()):
+            pair = [queue, channel]
+            since = _difference(running, baseline.get((queue, channel)))
+            for family, (name, _, value) in zip(counters, COUNTERS):
+                family.add_metric(pair, hold((name, queue, channel), value(since)))
+            for survey, field_name, first_score in SURVEYS:
+                counts = getattr(since, field_name)
+                if any(counts) or hold.seen((f"{survey}:{first_score}", queue, channel)):
+                    for index, count in enumerate(counts):
+                        score = str(first_score + index)
+                        surveys.add_metric([*pair, survey, score], hold((f"{survey}:{score}", queue, channel), count))
+            if since.resolved_answers:
+                yes = hold(("resolved:true", queue, channel), since.resolved_true)
+                no = hold(("resolved:false", queue, channel), since.resolved_answers - since.resolved_true)
+                resolution.add_metric([*pair, "true"], yes)
+                resolution.add_metric([*pair, "false"], no)
+            cumulative = 0
+            buckets: list[tuple[str, float]] = []
+            bins = sorted(since.wait_bins.items())
+            position = 0
+            for bound in WAIT_BUCKETS_S:
+                while position < len(bins) and bins[position][0] <= bound:
+                    cumulative += bins[position][1]
+                    position += 1
+                buckets.append((str(bound), hold((f"le:{bound}", queue, channel), cumulative)))
+            total = sum(count for _, count in bins)
+            buckets.append(("+Inf", hold(("le:+Inf", queue, channel), total)))
+            wait_sum = hold(("wait_sum", queue, channel), since.answered_wait_sum_s + since.abandoned_wait_sum_s)
+            waits.add_metric(pair, buckets, wait_sum)
+        yield from counters
+        yield surveys
+        yield resolution
+        yield waits
+
+    def _gauges(self, now: float) -> Iterator[Metric]:
         families = {
             name: GaugeMetricFamily(metric, help_text, labels=["queue", "channel", "window"])
             for name, metric, help_text in WINDOW_GAUGES
@@ -71,11 +181,24 @@ class KpiCollector(Collector):
         yield from families.values()
         yield waiting
         yield longest
-        records = GaugeMetricFamily(
-            "cxpulse_api_snapshot_records", "Snapshot records applied by this API process since it started."
+
+    def _health(self, now: float) -> Iterator[Metric]:
+        records = CounterMetricFamily(
+            "cxpulse_api_snapshot_records_total", "Snapshot records applied by this API process since it started."
         )
         records.add_metric([], self._reader.records)
         yield records
+        ready = GaugeMetricFamily("cxpulse_api_ready", "1 once this API process has read the snapshot topics to their end.")
+        ready.add_metric([], 1.0 if self._reader.ready.is_set() else 0.0)
+        yield ready
+        lag = GaugeMetricFamily(
+            "cxpulse_processing_lag_events",
+            "Source events published but not yet reflected in the served numbers, by source topic.",
+            labels=["topic"],
+        )
+        for topic, events in sorted(self._reader.lag_by_topic.items()):
+            lag.add_metric([topic], events)
+        yield lag
         age = self._reader.age_seconds(now)
         if age is not None:
             family = GaugeMetricFamily(

@@ -26,6 +26,7 @@ log = logging.getLogger("cxpulse.api.snapshots")
 
 MINUTES_KEPT_S = 2 * 3600
 PRUNE_EVERY_S = 60.0
+LAG_EVERY_S = 5.0
 
 
 class SnapshotReader:
@@ -35,20 +36,26 @@ class SnapshotReader:
         self._topics = (snapshot.minutes_topic(app_id), snapshot.intervals_topic(app_id))
         self.book = book
         self.ready = asyncio.Event()
+        self.changed = asyncio.Event()
         self.records = 0
+        self.lag_by_topic: dict[str, int] = {}
+        self.totals_at_ready: dict[tuple[str, str], BucketStats] = {}
         self.last_update: float | None = None
         self._progress: dict[str, dict[int, dict[str, int]]] = {topic: {} for topic in self._topics}
         self._newest_interval = 0
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._offsets: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="snapshot-reader")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="snapshot-reader"),
+            asyncio.create_task(self._watch_lag(), name="lag-watch"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._offsets is not None:
             await self._offsets.stop()
 
@@ -98,9 +105,13 @@ class SnapshotReader:
                 self.records += len(records)
                 if records:
                     self.last_update = time.time()
+                    self.changed.set()
             if not self.ready.is_set():
                 positions = {tp: await consumer.position(tp) for tp in partitions}
                 if all(positions[tp] >= end[tp] for tp in partitions):
+                    self.totals_at_ready = {
+                        pair: BucketStats.merged((stats,)) for pair, stats in self.book.running_totals().items()
+                    }
                     self.ready.set()
                     log.info("snapshot topics caught up", extra={"records": self.records})
             if time.monotonic() - pruned_at > PRUNE_EVERY_S:
@@ -141,6 +152,30 @@ class SnapshotReader:
                     seen = offset + 1
                     result[key] = seen if index == 0 else min(result.get(key, 0), seen)
         return result
+
+    async def lag(self) -> list[dict[str, Any]]:
+        """Per source partition: its end offset, the offset the served numbers reflect, and the gap."""
+        ends = await self.end_offsets()
+        processed = self.processed()
+        partitions: list[dict[str, Any]] = []
+        for (topic, partition), end in sorted(ends.items()):
+            done = processed.get((topic, partition), 0)
+            partitions.append(
+                {"topic": topic, "partition": partition, "end_offset": end, "processed_offset": done, "lag": max(0, end - done)}
+            )
+        return partitions
+
+    async def _watch_lag(self) -> None:
+        """Keeps ``lag_by_topic`` for /metrics, whose collectors cannot await the broker."""
+        while True:
+            try:
+                totals: dict[str, int] = {}
+                for entry in await self.lag():
+                    totals[entry["topic"]] = totals.get(entry["topic"], 0) + entry["lag"]
+                self.lag_by_topic = totals
+            except (KafkaError, OSError) as exc:
+                log.warning("could not read source end offsets", extra={"error": repr(exc)})
+            await asyncio.sleep(LAG_EVERY_S)
 
     async def end_offsets(self) -> dict[tuple[str, int], int]:
         if self._offsets is None:

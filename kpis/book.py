@@ -34,6 +34,7 @@ class KpiBook:
         self._merged: dict[int, dict[Pair, dict[int, BucketStats]]] = {MINUTE: defaultdict(dict), INTERVAL: defaultdict(dict)}
         self._waiting: dict[int, dict[Pair, tuple[int, float]]] = {}
         self.progress: dict[int, dict[str, int]] = {}
+        self._running: dict[Pair, BucketStats] = {}
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -44,12 +45,20 @@ class KpiBook:
             parts.pop(partition, None)
         else:
             parts[partition] = stats
-        by_start = self._merged[key.size][(key.queue, key.channel)]
+        pair = (key.queue, key.channel)
+        by_start = self._merged[key.size][pair]
+        before = by_start.get(key.start)
         if parts:
             by_start[key.start] = parts[next(iter(parts))] if len(parts) == 1 else BucketStats.merged(parts.values())
         else:
             del self._parts[key]
             by_start.pop(key.start, None)
+        if key.size == INTERVAL:
+            running = self._running.setdefault(pair, BucketStats())
+            if before is not None:
+                running.subtract(before)
+            if parts:
+                running.add(by_start[key.start])
 
     def put_waiting(self, partition: int, waiting: dict[Pair, tuple[int, float]]) -> None:
         self._waiting[partition] = waiting
@@ -63,6 +72,12 @@ class KpiBook:
         return len(old)
 
     # -- reading ------------------------------------------------------------------------------
+
+    def running_totals(self) -> dict[Pair, BucketStats]:
+        """Per (queue, channel): every 15-minute bucket put so far, net of replaced values and not
+        reduced by pruning, so the additive counters only grow with counted contacts (the source of
+        the Prometheus counters; ``max_wait_s`` is meaningless here)."""
+        return self._running
 
     def pairs(self) -> set[Pair]:
         seen = {pair for merged in self._merged.values() for pair, starts in merged.items() if starts}

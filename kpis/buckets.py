@@ -67,6 +67,18 @@ class BucketStats:
             for index, count in enumerate(theirs):
                 mine[index] += count
 
+    def subtract(self, other: BucketStats) -> None:
+        """Undo an ``add`` of the additive counters, for running totals that follow replaced buckets;
+        ``max_wait_s`` is not additive and is left as it is."""
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) - getattr(other, name))
+        for upper, count in other.wait_bins.items():
+            self.wait_bins[upper] = self.wait_bins.get(upper, 0) - count
+        for name in _SCORES:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for index, count in enumerate(theirs):
+                mine[index] -= count
+
     def add_wait(self, wait_s: float) -> None:
         """A known wait of an answered or (not short) abandoned contact, for max and p90."""
         if wait_s > self.max_wait_s:

@@ -37,6 +37,23 @@ class EmbeddedBrokerSettings(_Section):
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    refresh_seconds: float = Field(
+        default=1.0, ge=0.1, le=60, description="served rows are recomputed on new data, and at least this often"
+    )
+    sse_heartbeat_seconds: float = Field(default=15.0, ge=1, le=300, description="/v1/stream heartbeat when nothing changed")
+    tokens_file: Path | None = Field(
+        default=None,
+        description="YAML mapping of token name to the token's SHA-256 (hex); set: /v1 needs a bearer token. Re-read on change.",
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """The environment can only give a string: ``CXPULSE_API__CORS_ORIGINS=https://a,https://b``."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
 
 class WorkerSettings(_Section):

@@ -17,14 +17,7 @@ router = APIRouter(prefix="/v1", tags=["status"])
 @router.get("/status", summary="Processing lag: source events not yet reflected in the served numbers")
 async def get_status(reader: Annotated[SnapshotReader, Depends(get_reader)]) -> dict[str, Any]:
     now = time.time()
-    ends = await reader.end_offsets()
-    processed = reader.processed()
-    partitions: list[dict[str, Any]] = []
-    for (topic, partition), end in sorted(ends.items()):
-        done = processed.get((topic, partition), 0)
-        partitions.append(
-            {"topic": topic, "partition": partition, "end_offset": end, "processed_offset": done, "lag": max(0, end - done)}
-        )
+    partitions = await reader.lag()
     lag = sum(p["lag"] for p in partitions)
     age = reader.age_seconds(now)
     return {

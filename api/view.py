@@ -1,0 +1,197 @@
+"""KPI rows computed once per refresh and shared by every poll and stream, so a request never
+recomputes KPIs: dozens of wallboards polling cost a dictionary lookup each.
+
+A frame is recomputed when the snapshot reader has applied new records (bursts coalesced over a
+quarter of ``api.refresh_seconds``), and at least every ``api.refresh_seconds`` because rolling
+windows move and waits age without any new record. Serialised bodies and stream messages are cached
+per frame and selection, so identical wallboards share one encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Iterable
+
+from api.snapshots import SnapshotReader
+from kpis.windows import Window, iso
+
+RowKey = tuple[str, str, str]
+CACHE_LIMIT = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which rows a client wants; ``None`` means every queue or channel, ``*`` picks the roll-ups."""
+
+    queues: frozenset[str] | None
+    channels: frozenset[str] | None
+    windows: tuple[Window, ...]
+
+    @classmethod
+    def of(cls, queues: Iterable[str] | None, channels: Iterable[str] | None, windows: Iterable[Window]) -> Selection:
+        ordered = tuple(dict.fromkeys(windows))
+        return cls(frozenset(queues) if queues else None, frozenset(channels) if channels else None, ordered)
+
+    def wants(self, key: RowKey) -> bool:
+        queue, channel, window = key
+        return (
+            (self.queues is None or queue in self.queues)
+            and (self.channels is None or channel in self.channels)
+            and any(window == wanted.value for wanted in self.windows)
+        )
+
+
+@dataclass(slots=True)
+class Frame:
+    seq: int
+    as_of: float
+    stale: bool
+    rows: dict[Window, dict[RowKey, dict[str, Any]]]
+    changed: frozenset[RowKey]
+    stale_changed: bool
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def select(self, selection: Selection, only: frozenset[RowKey] | None = None) -> list[dict[str, Any]]:
+        items = []
+        for window in selection.windows:
+            for key, row in self.rows.get(window, {}).items():
+                if (only is None or key in only) and selection.wants(key):
+                    items.append(row)
+        return items
+
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        value = self.cache.get(key)
+        if value is None:
+            if len(self.cache) >= CACHE_LIMIT:
+                self.cache.clear()
+            value = self.cache[key] = make()
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A serialised /v1/kpis answer and its weak ETag, which leaves ``as_of`` out: two answers with
+    the same rows and staleness are the same numbers, so a poller gets 304 until something moves."""
+
+    content: bytes
+    etag: str
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+class KpiView:
+    def __init__(
+        self, reader: SnapshotReader, refresh_seconds: float, heartbeat_seconds: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._reader = reader
+        self._refresh = refresh_seconds
+        self._heartbeat = heartbeat_seconds
+        self._clock = clock
+        self.frame = Frame(0, clock(), True, {}, frozenset(), False)
+        self._published = asyncio.Event()
+
+    # -- computing ------------------------------------------------------------------------------
+
+    def refresh(self) -> Frame:
+        """Compute every window's rows now and publish them as the next frame."""
+        now = self._clock()
+        previous = self.frame
+        rows: dict[Window, dict[RowKey, dict[str, Any]]] = {}
+        changed: set[RowKey] = set()
+        for window in Window:
+            by_key = rows[window] = {}
+            before = previous.rows.get(window, {})
+            for row in self._reader.book.rows(window, now):
+                key = (row["queue"], row["channel"], window.value)
+                by_key[key] = row
+                if before.get(key) != row:
+                    changed.add(key)
+            changed.update(key for key in before if key not in by_key)
+        stale = self._reader.stale(now)
+        self.frame = Frame(previous.seq + 1, now, stale, rows, frozenset(changed), stale != previous.stale)
+        published, self._published = self._published, asyncio.Event()
+        published.set()
+        return self.frame
+
+    async def run(self) -> None:
+        """Refresh on new data (coalescing bursts) or when the frame has aged ``refresh_seconds``."""
+        changed = self._reader.changed
+        while True:
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=self._refresh)
+            except TimeoutError:
+                pass
+            changed.clear()
+            self.refresh()
+            await asyncio.sleep(self._refresh / 4)
+
+    # -- polling --------------------------------------------------------------------------------
+
+    def body(self, selection: Selection) -> Body:
+        frame = self.frame
+
+        def make() -> Body:
+            items = _dumps(frame.select(selection))
+            etag = hashlib.blake2b(items + (b"1" if frame.stale else b"0"), digest_size=12).hexdigest()
+            content = b'{"as_of":"%s","stale":%s,"items":%s}' % (
+                iso(frame.as_of).encode(), b"true" if frame.stale else b"false", items,
+            )
+            return Body(content, f'W/"{etag}"')
+
+        body: Body = frame.cached(("body", selection), make)
+        return body
+
+    # -- streaming ------------------------------------------------------------------------------
+
+    def _message(self, event: str, frame: Frame, selection: Selection, only: frozenset[RowKey] | None) -> bytes:
+        def make() -> bytes:
+            payload = {"as_of": iso(frame.as_of), "stale": frame.stale, "items": frame.select(selection, only)}
+            return b"event: %s\nid: %d\ndata: %s\n\n" % (event.encode(), frame.seq, _dumps(payload))
+
+        message: bytes = frame.cached((event, selection), make)
+        return message
+
+    def _update(self, sent: Frame, frame: Frame, selection: Selection) -> bytes | None:
+        """What a client that has seen ``sent`` needs to reach ``frame``; None when nothing it wants moved."""
+        if frame.seq != sent.seq + 1:
+            return self._message("snapshot", frame, selection, None)
+        if not frame.stale_changed and not any(selection.wants(key) for key in frame.changed):
+            return None
+        return self._message("update", frame, selection, frame.changed)
+
+    def _heartbeat_message(self, frame: Frame) -> bytes:
+        message: bytes = frame.cached(
+            ("heartbeat",),
+            lambda: b"event: heartbeat\ndata: %s\n\n" % _dumps({"as_of": iso(frame.as_of), "stale": frame.stale}),
+        )
+        return message
+
+    async def events(self, selection: Selection, allowed: Callable[[], bool]) -> AsyncIterator[bytes]:
+        """The SSE byte stream of one client: the current rows first, then changes, else heartbeats.
+        Ends when ``allowed`` turns false (its token was revoked)."""
+        yield b"retry: 3000\n\n"
+        sent = self.frame
+        yield self._message("snapshot", sent, selection, None)
+        quiet_since = time.monotonic()
+        while allowed():
+            published = self._published
+            if self.frame.seq == sent.seq:
+                remaining = self._heartbeat - (time.monotonic() - quiet_since)
+                try:
+                    await asyncio.wait_for(published.wait(), timeout=max(0.0, remaining))
+                except TimeoutError:
+                    yield self._heartbeat_message(self.frame)
+                    quiet_since = time.monotonic()
+                    continue
+            frame = self.frame
+            message = self._update(sent, frame, selection)
+            sent = frame
+            if message is not None:
+                yield message
+                quiet_since = time.monotonic()
