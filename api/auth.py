@@ -110,10 +110,9 @@ def authorize(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     query_token: Annotated[str | None, Depends(_QUERY)],
 ) -> None:
-    """Dependency of every /v1 route: passes when auth is off or the token is known."""
-    store: TokenStore | None = request.app.state.tokens
-    if store is None:
-        return
+    """Dependency of every /v1 route when a tokens file is configured (so the OpenAPI schema declares
+    the bearer scheme only when it is enforced)."""
+    store: TokenStore = request.app.state.tokens
     token = bearer.credentials if bearer is not None else query_token
     if not token:
         raise HTTPException(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import StringConstraints
 
 from api.deps import get_view
 from api.view import KpiView, Selection
@@ -14,12 +15,14 @@ router = APIRouter(prefix="/v1", tags=["kpis"])
 
 QueueFilter = Annotated[str | None, Query(min_length=1, max_length=200, description="only this queue (* = the all-queues roll-up)")]
 ChannelFilter = Annotated[str | None, Query(min_length=1, max_length=50, description="only this channel (* = the all-channels roll-up)")]
+QueueName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 QueuesFilter = Annotated[
-    list[str] | None,
+    list[QueueName] | None,
     Query(alias="queue", max_length=500, description="only these queues, repeatable (* = the all-queues roll-up)"),
 ]
 ChannelsFilter = Annotated[
-    list[str] | None,
+    list[ChannelName] | None,
     Query(alias="channel", max_length=50, description="only these channels, repeatable (* = the all-channels roll-up)"),
 ]
 WINDOW_HELP = "15m/30m/60m rolling, today since the queue's local day start, or the current 15-minute interval"
