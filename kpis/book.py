@@ -20,6 +20,7 @@ from service.settings import QueueRules
 
 ALL = "*"
 Pair = tuple[str, str]
+SUMS_KEPT = 100_000
 
 
 def _groups(queue: str, channel: str) -> tuple[Pair, ...]:
@@ -35,6 +36,8 @@ class KpiBook:
         self._waiting: dict[int, dict[Pair, tuple[int, float]]] = {}
         self.progress: dict[int, dict[str, int]] = {}
         self._running: dict[Pair, BucketStats] = {}
+        self._versions: dict[tuple[int, Pair], int] = defaultdict(int)
+        self._sums: dict[tuple[Pair, Span], tuple[int, BucketStats]] = {}
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -46,6 +49,7 @@ class KpiBook:
         else:
             parts[partition] = stats
         pair = (key.queue, key.channel)
+        self._versions[key.size, pair] += 1
         by_start = self._merged[key.size][pair]
         before = by_start.get(key.start)
         if parts:
@@ -69,6 +73,8 @@ class KpiBook:
         for key in old:
             del self._parts[key]
             self._merged[size][(key.queue, key.channel)].pop(key.start, None)
+            self._versions[size, (key.queue, key.channel)] += 1
+        self._sums.clear()
         return len(old)
 
     # -- reading ------------------------------------------------------------------------------
@@ -90,12 +96,21 @@ class KpiBook:
         return {queue for queue, _ in self.pairs()}
 
     def _sum(self, pair: Pair, window_span: Span) -> BucketStats:
+        """The pair's buckets over the span, remembered until the pair changes: most pairs are
+        quiet between two refreshes of the served rows. Callers must not modify the result."""
+        version = self._versions[window_span.size, pair]
+        known = self._sums.get((pair, window_span))
+        if known is not None and known[0] == version:
+            return known[1]
         by_start = self._merged[window_span.size].get(pair, {})
         total = BucketStats()
         for start in window_span.starts():
             part = by_start.get(start)
             if part is not None:
                 total.add(part)
+        if len(self._sums) >= SUMS_KEPT:
+            self._sums.clear()
+        self._sums[pair, window_span] = (version, total)
         return total
 
     def _waiting_now(self) -> dict[Pair, tuple[int, float]]:

@@ -57,15 +57,42 @@ class BucketStats:
     repeat_offered: int = 0
 
     def add(self, other: BucketStats) -> None:
-        for name in _SUMMED:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.max_wait_s = max(self.max_wait_s, other.max_wait_s)
-        for upper, count in other.wait_bins.items():
-            self.wait_bins[upper] = self.wait_bins.get(upper, 0) + count
-        for name in _SCORES:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            for index, count in enumerate(theirs):
-                mine[index] += count
+        """Written out field by field: serving sums thousands of buckets per refresh, and this is
+        several times faster than a loop over field names (``test_add_covers_every_field`` keeps
+        it complete)."""
+        self.offered += other.offered
+        self.answered += other.answered
+        self.abandoned += other.abandoned
+        self.short_abandoned += other.short_abandoned
+        self.handled += other.handled
+        self.surveys += other.surveys
+        self.answered_wait_sum_s += other.answered_wait_sum_s
+        self.answered_with_wait += other.answered_with_wait
+        self.abandoned_wait_sum_s += other.abandoned_wait_sum_s
+        self.abandoned_with_wait += other.abandoned_with_wait
+        if other.max_wait_s > self.max_wait_s:
+            self.max_wait_s = other.max_wait_s
+        self.answered_within_sl += other.answered_within_sl
+        self.abandoned_within_sl += other.abandoned_within_sl
+        self.talk_sum_s += other.talk_sum_s
+        self.hold_sum_s += other.hold_sum_s
+        self.acw_sum_s += other.acw_sum_s
+        self.resolved_true += other.resolved_true
+        self.resolved_answers += other.resolved_answers
+        self.known_customer_offered += other.known_customer_offered
+        self.repeat_offered += other.repeat_offered
+        if other.wait_bins:
+            bins = self.wait_bins
+            for upper, count in other.wait_bins.items():
+                bins[upper] = bins.get(upper, 0) + count
+        if other.surveys:
+            for mine, theirs in (
+                (self.csat_counts, other.csat_counts),
+                (self.nps_counts, other.nps_counts),
+                (self.ces_counts, other.ces_counts),
+            ):
+                for index, count in enumerate(theirs):
+                    mine[index] += count
 
     def subtract(self, other: BucketStats) -> None:
         """Undo an ``add`` of the additive counters, for running totals that follow replaced buckets;

@@ -1,0 +1,51 @@
+"""BucketStats arithmetic: the hand-written add must cover every field, and subtract must undo it."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from kpis.buckets import BucketStats
+
+SCORE_FIELDS = {"csat_counts": 5, "nps_counts": 11, "ces_counts": 7}
+
+
+def one_field_set(name: str) -> BucketStats:
+    """A bucket whose only non-default value is ``name`` (scores come with their survey count, as
+    the fold books them)."""
+    if name == "wait_bins":
+        return BucketStats(wait_bins={20: 2})
+    if name in SCORE_FIELDS:
+        counts = [0] * SCORE_FIELDS[name]
+        counts[-1] = 3
+        return BucketStats(surveys=3, **{name: counts})
+    return BucketStats(**{name: 7})
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(BucketStats)])
+def test_add_covers_every_field(name: str) -> None:
+    total = BucketStats()
+    total.add(one_field_set(name))
+    total.add(one_field_set(name))
+    doubled = one_field_set(name)
+    value = getattr(doubled, name)
+    if name == "max_wait_s":
+        assert total.max_wait_s == 7
+        return
+    if name == "wait_bins":
+        assert total.wait_bins == {20: 4}
+        return
+    expected = [2 * v for v in value] if isinstance(value, list) else 2 * value
+    assert getattr(total, name) == expected
+
+
+def test_subtract_undoes_add_except_the_maximum() -> None:
+    base = BucketStats(offered=5, answered=3, max_wait_s=40, wait_bins={10: 1}, surveys=1, csat_counts=[0, 0, 0, 0, 1])
+    extra = BucketStats(offered=2, answered=1, max_wait_s=90, wait_bins={10: 2, 90: 1}, surveys=1, nps_counts=[0] * 10 + [1])
+    total = BucketStats.merged((base, extra))
+    total.subtract(extra)
+    assert (total.offered, total.answered, total.surveys) == (5, 3, 1)
+    assert {k: v for k, v in total.wait_bins.items() if v} == {10: 1}
+    assert total.csat_counts == [0, 0, 0, 0, 1] and total.nps_counts == [0] * 11
+    assert total.max_wait_s == 90
