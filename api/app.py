@@ -15,6 +15,7 @@ from api.routers import health, history, kpis, metrics, queues, status, stream, 
 from api.snapshots import SnapshotReader
 from api.view import KpiView
 from kpis.book import KpiBook
+from kpis.thresholds import load_thresholds
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -24,13 +25,15 @@ snapshot topics, so every API process answers for every queue. `/v1` needs a bea
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Raises ConfigError when the tokens file is unusable, so a bad file stops start-up."""
+    """Raises ConfigError or ThresholdsError when the tokens or thresholds file is unusable, so a bad
+    file stops start-up."""
     tokens = TokenStore(settings.api.tokens_file) if settings.api.tokens_file is not None else None
+    thresholds = load_thresholds(settings.alerts.thresholds_file) if settings.alerts.thresholds_file is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reader = SnapshotReader(settings, KpiBook(settings.rules, settings.queues))
-        view = KpiView(reader, settings.api.refresh_seconds, settings.api.sse_heartbeat_seconds)
+        view = KpiView(reader, settings.api.refresh_seconds, settings.api.sse_heartbeat_seconds, thresholds)
         app.state.reader = reader
         app.state.view = view
         app.state.registry = build_registry(reader)

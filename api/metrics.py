@@ -29,6 +29,7 @@ WINDOW_GAUGES = (
     ("abandoned", "cxpulse_window_abandoned_contacts", "Contacts abandoned in the window, short abandons excluded."),
     ("short_abandoned", "cxpulse_window_short_abandoned_contacts", "Contacts abandoned within the queue's short-abandon time."),
     ("handled", "cxpulse_window_handled_contacts", "Conversations ended in the window."),
+    ("surveys", "cxpulse_window_survey_responses", "Survey responses received in the window."),
     ("abandon_rate", "cxpulse_window_abandon_ratio", "Abandoned over answered plus abandoned, 0..1."),
     ("asa_s", "cxpulse_window_asa_seconds", "Average speed of answer: mean wait of answered contacts."),
     ("avg_abandon_wait_s", "cxpulse_window_abandon_wait_avg_seconds", "Mean wait of abandoned contacts."),

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from api.snapshots import SnapshotReader
+from kpis.book import ALL
+from kpis.thresholds import Level, Thresholds
 from kpis.windows import Window, iso
 
 RowKey = tuple[str, str, str]
@@ -81,15 +83,42 @@ class Body:
     etag: str
 
 
+_SEVERITY = {None: 0, Level.OK.value: 1, Level.WARNING.value: 2, Level.CRITICAL.value: 3}
+
+
+def add_statuses(rows: dict[Window, dict[RowKey, dict[str, Any]]], thresholds: Thresholds) -> None:
+    """Put each KPI's status on every row. A (queue, channel) pair is judged by its rule on the rule's
+    window, whatever the row's window, as the alert rules do; a roll-up row carries the worst status
+    of its pairs, so a queue's tile is red whenever an alert would fire for one of its channels."""
+    pairs = {(queue, channel) for by_key in rows.values() for queue, channel, _ in by_key if ALL not in (queue, channel)}
+    statuses: dict[tuple[str, str], dict[str, str | None]] = {}
+    for queue, channel in pairs:
+        status = thresholds.status(lambda window: rows[window].get((queue, channel, window.value)), queue, channel)
+        for group in ((queue, channel), (queue, ALL), (ALL, channel), (ALL, ALL)):
+            worst = statuses.setdefault(group, dict.fromkeys(status))
+            for kpi, level in status.items():
+                if _SEVERITY[level] > _SEVERITY[worst[kpi]]:
+                    worst[kpi] = level
+    for by_key in rows.values():
+        for (queue, channel, _), row in by_key.items():
+            row["status"] = statuses.get((queue, channel), {})
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
 
 class KpiView:
     def __init__(
-        self, reader: SnapshotReader, refresh_seconds: float, heartbeat_seconds: float, clock: Callable[[], float] = time.time
+        self,
+        reader: SnapshotReader,
+        refresh_seconds: float,
+        heartbeat_seconds: float,
+        thresholds: Thresholds | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._reader = reader
+        self._thresholds = thresholds
         self._refresh = refresh_seconds
         self._heartbeat = heartbeat_seconds
         self._clock = clock
@@ -105,13 +134,12 @@ class KpiView:
         rows: dict[Window, dict[RowKey, dict[str, Any]]] = {}
         changed: set[RowKey] = set()
         for window in Window:
-            by_key = rows[window] = {}
+            rows[window] = {(row["queue"], row["channel"], window.value): row for row in self._reader.book.rows(window, now)}
+        if self._thresholds is not None:
+            add_statuses(rows, self._thresholds)
+        for window, by_key in rows.items():
             before = previous.rows.get(window, {})
-            for row in self._reader.book.rows(window, now):
-                key = (row["queue"], row["channel"], window.value)
-                by_key[key] = row
-                if before.get(key) != row:
-                    changed.add(key)
+            changed.update(key for key, row in by_key.items() if before.get(key) != row)
             changed.update(key for key in before if key not in by_key)
         stale = self._reader.stale(now)
         self.frame = Frame(previous.seq + 1, now, stale, rows, frozenset(changed), stale != previous.stale)

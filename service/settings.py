@@ -136,6 +136,13 @@ class KpiSettings(_Section):
     stale_seconds: float = Field(default=30, gt=0, description="no update for this long marks served values stale")
 
 
+class AlertSettings(_Section):
+    thresholds_file: Path | None = Field(
+        default=None,
+        description="warning/critical thresholds per KPI (YAML); unset: statuses are null and no KPI alert rules",
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
@@ -149,6 +156,7 @@ class Settings(_Section):
     worker: WorkerSettings = WorkerSettings()
     log: LogSettings = LogSettings()
     kpi: KpiSettings = KpiSettings()
+    alerts: AlertSettings = AlertSettings()
     defaults: QueueRules = QueueRules()
     queues: dict[str, QueueOverrides] = Field(default_factory=dict)
 
@@ -226,10 +234,15 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     document = _read_file(Path(path)) if path else {}
     document = _merge(document, _env_overrides(environ))
     try:
-        return Settings.model_validate(document)
+        settings = Settings.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
         source = f" (file {path}, environment {ENV_PREFIX}*)" if path else f" (environment {ENV_PREFIX}*)"
         raise ConfigError(f"invalid configuration{source}: {problems}") from exc
+    if settings.alerts.thresholds_file is not None:
+        from kpis.thresholds import load_thresholds  # kpis depends on this module, not the other way
+
+        load_thresholds(settings.alerts.thresholds_file)
+    return settings

@@ -1,0 +1,304 @@
+"""Alert thresholds: one file that both the alert rules and the API's per-KPI status are made from,
+so a wallboard tile turns red exactly when the on-call pager would.
+
+Each KPI has a default rule and overrides by queue, by channel, or by both; the most specific
+matching rule wins (queue and channel, then queue, then channel, then the default). A rule judges
+the KPI on one window, and stays silent below a minimum volume: 2 abandons out of 3 calls at 3 a.m.
+is not an incident.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kpis.windows import ROLLING, Window
+from service.settings import ConfigError
+
+
+class Direction(str, Enum):
+    ABOVE = "above"
+    BELOW = "below"
+
+
+class Level(str, Enum):
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What a thresholded KPI is, in the API's row and in Prometheus: its value, and the volume that
+    must be reached before it may alert (None: live values, judged at any volume)."""
+
+    value_metric: str
+    volume_fields: tuple[str, ...] | None
+    volume_metrics: tuple[str, ...] | None
+    unit: str
+
+
+_ANSWERED_OR_ABANDONED = ("answered", "abandoned")
+_ANSWERED_OR_ABANDONED_METRICS = ("cxpulse_window_answered_contacts", "cxpulse_window_abandoned_contacts")
+
+# The KPIs a threshold may be set on (names as in /v1/kpis), and what their volume is.
+JUDGED: Mapping[str, Judged] = {
+    "abandon_rate": Judged("cxpulse_window_abandon_ratio", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "ratio"),
+    "service_level": Judged(
+        "cxpulse_window_service_level_ratio", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "ratio"
+    ),
+    "asa_s": Judged("cxpulse_window_asa_seconds", ("answered",), ("cxpulse_window_answered_contacts",), "seconds"),
+    "wait_p90_s": Judged(
+        "cxpulse_window_wait_p90_seconds", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "seconds"
+    ),
+    "max_wait_s": Judged(
+        "cxpulse_window_wait_max_seconds", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "seconds"
+    ),
+    "aht_s": Judged("cxpulse_window_aht_seconds", ("handled",), ("cxpulse_window_handled_contacts",), "seconds"),
+    "csat": Judged("cxpulse_window_csat_ratio", ("surveys",), ("cxpulse_window_survey_responses",), "ratio"),
+    "nps": Judged("cxpulse_window_nps_score", ("surveys",), ("cxpulse_window_survey_responses",), "score"),
+    "ces_mean": Judged("cxpulse_window_ces_mean_score", ("surveys",), ("cxpulse_window_survey_responses",), "score"),
+    "fcr_survey": Judged("cxpulse_window_fcr_survey_ratio", ("surveys",), ("cxpulse_window_survey_responses",), "ratio"),
+    "repeat_contact_rate": Judged(
+        "cxpulse_window_repeat_contact_ratio", ("offered",), ("cxpulse_window_offered_contacts",), "ratio"
+    ),
+    "waiting_now": Judged("cxpulse_waiting_contacts", None, None, "contacts"),
+    "longest_waiting_s": Judged("cxpulse_longest_waiting_seconds", None, None, "seconds"),
+}
+
+_DURATION = re.compile(r"^([0-9]+)(s|m|h)$")
+
+
+def duration_seconds(text: str) -> int:
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 30s, 2m or 1h")
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RuleSettings(_Strict):
+    """The keys a default rule and an override share; an override leaves out what it inherits."""
+
+    warning: float | None = None
+    critical: float | None = None
+    window: Window | None = None
+    min_volume: int | None = Field(default=None, ge=0)
+    for_: str | None = Field(default=None, alias="for")
+    runbook: str | None = None
+    team: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @field_validator("for_")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            duration_seconds(value)
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _rolling(cls, value: Window | None) -> Window | None:
+        if value is not None and value not in ROLLING:
+            raise ValueError("a threshold is judged on a rolling window: 15m, 30m or 60m")
+        return value
+
+
+class Override(RuleSettings):
+    queue: str | None = None
+    channel: str | None = None
+
+    @model_validator(mode="after")
+    def _selects(self) -> Override:
+        if self.queue is None and self.channel is None:
+            raise ValueError("an override names a queue, a channel, or both")
+        return self
+
+
+class KpiThreshold(RuleSettings):
+    direction: Direction
+    overrides: list[Override] = Field(default_factory=list)
+
+
+class PipelineThresholds(_Strict):
+    no_events_minutes: float = Field(default=10, gt=0, description="no event on any source topic for this long")
+    opening_hours_utc: tuple[int, int] = Field(
+        default=(0, 24), description="[first hour, end hour) in UTC when silence is an incident"
+    )
+    lag_events: int = Field(default=10_000, ge=1, description="source events not yet reflected in served numbers")
+    lag_for: str = "5m"
+    scrape_for: str = "2m"
+    runbook: str = "https://runbooks.example.com/cxpulse/pipeline"
+    team: str = Field(default="platform", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @field_validator("lag_for", "scrape_for")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        duration_seconds(value)
+        return value
+
+    @field_validator("opening_hours_utc")
+    @classmethod
+    def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
+        first, end = value
+        if not 0 <= first < end <= 24:
+            raise ValueError("opening_hours_utc is [first, end) with 0 <= first < end <= 24")
+        return value
+
+
+class ThresholdsFile(_Strict):
+    defaults: RuleSettings = RuleSettings()
+    kpis: dict[str, KpiThreshold] = Field(default_factory=dict)
+    pipeline: PipelineThresholds = PipelineThresholds()
+
+    @field_validator("kpis")
+    @classmethod
+    def _known(cls, value: dict[str, KpiThreshold]) -> dict[str, KpiThreshold]:
+        unknown = sorted(set(value) - set(JUDGED))
+        if unknown:
+            raise ValueError(f"unknown KPI {', '.join(unknown)}; thresholds can be set on {', '.join(JUDGED)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A fully resolved threshold for one KPI and one selection of rows."""
+
+    kpi: str
+    direction: Direction
+    warning: float | None
+    critical: float | None
+    window: Window
+    min_volume: int
+    for_s: int
+    for_text: str
+    runbook: str
+    team: str
+    queue: str | None
+    channel: str | None
+
+    @property
+    def specificity(self) -> int:
+        return (2 if self.queue is not None else 0) + (1 if self.channel is not None else 0)
+
+    def selects(self, queue: str, channel: str) -> bool:
+        return (self.queue is None or self.queue == queue) and (self.channel is None or self.channel == channel)
+
+    def level(self, value: float) -> Level:
+        def breached(limit: float | None) -> bool:
+            if limit is None:
+                return False
+            return value > limit if self.direction is Direction.ABOVE else value < limit
+
+        if breached(self.critical):
+            return Level.CRITICAL
+        if breached(self.warning):
+            return Level.WARNING
+        return Level.OK
+
+
+_BUILT_IN = RuleSettings.model_validate(
+    {"window": Window.M15, "min_volume": 20, "for": "2m", "runbook": "", "team": "contact-center"}
+)
+
+
+def _resolve(kpi: str, threshold: KpiThreshold, override: RuleSettings, defaults: RuleSettings, queue: str | None, channel: str | None) -> Rule:
+    def pick(name: str) -> Any:
+        for source in (override, threshold, defaults, _BUILT_IN):
+            value = getattr(source, name)
+            if value is not None:
+                return value
+        return None
+
+    rule = Rule(
+        kpi=kpi,
+        direction=threshold.direction,
+        warning=pick("warning"),
+        critical=pick("critical"),
+        window=pick("window"),
+        min_volume=pick("min_volume"),
+        for_s=duration_seconds(pick("for_")),
+        for_text=pick("for_"),
+        runbook=pick("runbook"),
+        team=pick("team"),
+        queue=queue,
+        channel=channel,
+    )
+    if rule.warning is None and rule.critical is None:
+        raise ValueError(f"kpis.{kpi}: set warning, critical or both")
+    if rule.warning is not None and rule.critical is not None:
+        wrong_order = rule.critical < rule.warning if rule.direction is Direction.ABOVE else rule.critical > rule.warning
+        if wrong_order:
+            where = f" (override queue={queue} channel={channel})" if queue or channel else ""
+            raise ValueError(
+                f"kpis.{kpi}{where}: with direction {rule.direction.value}, critical must be "
+                f"{'at or above' if rule.direction is Direction.ABOVE else 'at or below'} warning"
+            )
+    return rule
+
+
+class Thresholds:
+    """The resolved rules of a thresholds file, and the status they give a row of /v1/kpis."""
+
+    def __init__(self, document: ThresholdsFile) -> None:
+        self.pipeline = document.pipeline
+        self.rules: dict[str, list[Rule]] = {}
+        for kpi, threshold in document.kpis.items():
+            rules = [_resolve(kpi, threshold, RuleSettings(), document.defaults, None, None)]
+            seen: set[tuple[str | None, str | None]] = set()
+            for override in threshold.overrides:
+                selector = (override.queue, override.channel)
+                if selector in seen:
+                    raise ValueError(f"kpis.{kpi}: two overrides for queue={override.queue} channel={override.channel}")
+                seen.add(selector)
+                rules.append(_resolve(kpi, threshold, override, document.defaults, *selector))
+            rules.sort(key=lambda rule: -rule.specificity)
+            self.rules[kpi] = rules
+
+    def rule_for(self, kpi: str, queue: str, channel: str) -> Rule:
+        return next(rule for rule in self.rules[kpi] if rule.selects(queue, channel))
+
+    def status(self, rows_by_window: Callable[[Window], Mapping[str, Any] | None], queue: str, channel: str) -> dict[str, str | None]:
+        """Per thresholded KPI: ok/warning/critical on the rule's window, None below its minimum volume
+        or without a value. ``rows_by_window`` gives this queue's and channel's row in a window."""
+        result: dict[str, str | None] = {}
+        for kpi in self.rules:
+            rule = self.rule_for(kpi, queue, channel)
+            row = rows_by_window(rule.window)
+            value = None if row is None else row.get(kpi)
+            judged = JUDGED[kpi]
+            if value is None or row is None:
+                result[kpi] = None
+            elif judged.volume_fields is not None and sum(row[name] for name in judged.volume_fields) < rule.min_volume:
+                result[kpi] = None
+            else:
+                result[kpi] = rule.level(float(value)).value
+        return result
+
+
+class ThresholdsError(ConfigError):
+    """A thresholds file that cannot be used; the message names the file, the key and the problem."""
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ThresholdsError(f"thresholds file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ThresholdsError(f"thresholds file {path}: not valid YAML: {exc}") from exc
+    try:
+        return Thresholds(ThresholdsFile.model_validate(document))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())
+        raise ThresholdsError(f"thresholds file {path}: {problems}") from exc
+    except ValueError as exc:
+        raise ThresholdsError(f"thresholds file {path}: {exc}") from exc

@@ -1,0 +1,197 @@
+"""Prometheus alerting rules rendered from the thresholds file, so the pager and the wallboard judge
+by the same numbers and nobody hand-edits PromQL per queue.
+
+Each threshold rule becomes one warning and one critical alert on the KPI's window gauge, gated by
+the KPI's volume and leaving out the pairs that a more specific override judges. Alertmanager
+inhibits a warning while the critical of the same KPI, queue and channel fires.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kpis.thresholds import JUDGED, Direction, Level, Rule, Thresholds
+
+KPI_RULES_FILE = "cxpulse-kpis.yml"
+PIPELINE_RULES_FILE = "cxpulse-pipeline.yml"
+HEADER = "# Rendered by `cxpulse alerts render` from the thresholds file: edit that file, not this one.\n"
+
+_TITLES = {
+    "abandon_rate": "Abandon rate",
+    "service_level": "Service level",
+    "asa_s": "Average speed of answer",
+    "wait_p90_s": "90th percentile wait",
+    "max_wait_s": "Longest wait",
+    "aht_s": "Average handle time",
+    "csat": "CSAT",
+    "nps": "NPS",
+    "ces_mean": "Customer effort",
+    "fcr_survey": "First contact resolution",
+    "repeat_contact_rate": "Repeat contact rate",
+    "waiting_now": "Contacts waiting",
+    "longest_waiting_s": "Longest waiting contact",
+}
+_FORMAT = {"ratio": "humanizePercentage", "seconds": "humanizeDuration", "score": "printf \"%.1f\"", "contacts": "printf \"%.0f\""}
+
+
+def alert_name(kpi: str, direction: Direction) -> str:
+    words = "".join(part.capitalize() for part in kpi.removesuffix("_s").split("_"))
+    return f"Cxpulse{words}{'High' if direction is Direction.ABOVE else 'Low'}"
+
+
+def _matchers(queue: str | None, channel: str | None, window: str | None) -> str:
+    parts = [f'{name}="{value}"' for name, value in (("window", window), ("queue", queue), ("channel", channel)) if value]
+    return "{" + ",".join(parts) + "}"
+
+
+def _expression(rule: Rule, limit: float, more_specific: list[Rule]) -> str:
+    judged = JUDGED[rule.kpi]
+    live = judged.volume_metrics is None
+    window = None if live else rule.window.value
+    comparison = ">" if rule.direction is Direction.ABOVE else "<"
+    expression = f"{judged.value_metric}{_matchers(rule.queue, rule.channel, window)} {comparison} {limit:g}"
+    if judged.volume_metrics is not None and rule.min_volume > 0:
+        volume = " + ".join(f"{metric}{_matchers(None, None, window)}" for metric in judged.volume_metrics)
+        expression = f"({expression})\n  and on (queue, channel) ({volume}) >= {rule.min_volume}"
+    for other in more_specific:
+        expression += f"\n  unless on (queue, channel) cxpulse_waiting_contacts{_matchers(other.queue, other.channel, None)}"
+    return expression
+
+
+def _scope(rule: Rule) -> str:
+    """Which threshold judged the series: tells on-call whether an override applied, and keeps the
+    rules of one KPI and severity apart (Prometheus wants their label sets distinct)."""
+    parts = [f"{name}={value}" for name, value in (("queue", rule.queue), ("channel", rule.channel)) if value]
+    return ",".join(parts) or "default"
+
+
+def _overlaps(rule: Rule, other: Rule) -> bool:
+    return (rule.queue is None or other.queue is None or rule.queue == other.queue) and (
+        rule.channel is None or other.channel is None or rule.channel == other.channel
+    )
+
+
+def _kpi_alert(rule: Rule, level: Level, limit: float, more_specific: list[Rule]) -> dict[str, Any]:
+    judged = JUDGED[rule.kpi]
+    shown = _FORMAT[judged.unit]
+    direction = "above" if rule.direction is Direction.ABOVE else "below"
+    threshold_text = f"{limit:g}"
+    window_text = "now" if judged.volume_metrics is None else rule.window.value
+    return {
+        "alert": alert_name(rule.kpi, rule.direction),
+        "expr": _expression(rule, limit, more_specific),
+        "for": rule.for_text,
+        "labels": {"severity": level.value, "kpi": rule.kpi, "team": rule.team, "scope": _scope(rule)},
+        "annotations": {
+            "summary": (
+                f"{_TITLES[rule.kpi]} of {{{{ $labels.queue }}}}/{{{{ $labels.channel }}}} is "
+                f"{{{{ $value | {shown} }}}}, {direction} the {level.value} threshold {threshold_text} ({window_text})"
+            ),
+            "value": "{{ $value }}",
+            "threshold": threshold_text,
+            "window": window_text,
+            "min_volume": str(rule.min_volume if judged.volume_metrics is not None else 0),
+            "runbook_url": rule.runbook,
+        },
+    }
+
+
+def kpi_rules(thresholds: Thresholds) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
+    for kpi, kpi_rules_ in thresholds.rules.items():
+        for rule in kpi_rules_:
+            more_specific = [o for o in kpi_rules_ if o.specificity > rule.specificity and _overlaps(rule, o)]
+            for level, limit in ((Level.WARNING, rule.warning), (Level.CRITICAL, rule.critical)):
+                if limit is not None:
+                    rules.append(_kpi_alert(rule, level, limit, more_specific))
+    return {"groups": [{"name": "cxpulse-kpis", "rules": rules}]}
+
+
+def pipeline_rules(thresholds: Thresholds) -> dict[str, Any]:
+    pipeline = thresholds.pipeline
+    labels = {"team": pipeline.team}
+    silence_s = int(pipeline.no_events_minutes * 60)
+    first, end = pipeline.opening_hours_utc
+    silence = f"time() - max(cxpulse_last_event_timestamp_seconds) > {silence_s}"
+    if (first, end) != (0, 24):
+        silence = f"({silence})\n  and on () (hour() >= {first} and hour() < {end})"
+    rules = [
+        {
+            "alert": "CxpulseNoEvents",
+            "expr": silence,
+            "for": "1m",
+            "labels": {**labels, "severity": "critical"},
+            "annotations": {
+                "summary": f"No contact-center event for over {pipeline.no_events_minutes:g} minutes during opening hours",
+                "value": "{{ $value | humanizeDuration }}",
+                "runbook_url": pipeline.runbook,
+            },
+        },
+        {
+            "alert": "CxpulseProcessingLag",
+            "expr": f"sum(cxpulse_processing_lag_events) > {pipeline.lag_events}",
+            "for": pipeline.lag_for,
+            "labels": {**labels, "severity": "warning"},
+            "annotations": {
+                "summary": "{{ $value }} source events are not reflected in the served numbers yet",
+                "value": "{{ $value }}",
+                "threshold": str(pipeline.lag_events),
+                "runbook_url": pipeline.runbook,
+            },
+        },
+        {
+            "alert": "CxpulseDeadLetters",
+            "expr": "sum by (topic, reason) (increase(cxpulse_events_deadlettered_total[10m])) > 0",
+            "labels": {**labels, "severity": "warning"},
+            "annotations": {
+                "summary": "Events from {{ $labels.topic }} dead-lettered ({{ $labels.reason }}) in the last 10 minutes",
+                "value": "{{ $value }}",
+                "runbook_url": pipeline.runbook,
+            },
+        },
+        {
+            "alert": "CxpulseScrapeFailing",
+            "expr": 'up{job=~"cxpulse-.*"} == 0',
+            "for": pipeline.scrape_for,
+            "labels": {**labels, "severity": "critical"},
+            "annotations": {
+                "summary": "Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}",
+                "value": "{{ $value }}",
+                "runbook_url": pipeline.runbook,
+            },
+        },
+    ]
+    return {"groups": [{"name": "cxpulse-pipeline", "rules": rules}]}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line expressions as literal blocks, so the rendered PromQL reads as written."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _string)
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+
+
+def render(thresholds: Thresholds) -> dict[str, str]:
+    """File name → YAML text of every rules file."""
+    return {KPI_RULES_FILE: _dump(kpi_rules(thresholds)), PIPELINE_RULES_FILE: _dump(pipeline_rules(thresholds))}
+
+
+def write(thresholds: Thresholds, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render(thresholds).items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
