@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint install system clean
+.PHONY: run test unit lint install system clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ system:
 	bash deploy/system-packages.sh
 
 run: $(STAMP)
-	$(BIN)/cxpulse run --simulate
+	$(BIN)/cxpulse --config deploy/cxpulse.example.yaml run --simulate
+
+# Every benchmark suite with its defaults (a few minutes); figures in bench/results/*-latest.json.
+bench: $(STAMP)
+	$(BIN)/cxpulse bench
 
 test: $(STAMP) system
 	$(BIN)/python -m pytest
@@ -30,8 +34,8 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check --select F,E9 service streams kpis api adapters tests
-	$(BIN)/mypy service streams kpis api adapters
+	$(BIN)/ruff check --select F,E9 service streams kpis api adapters bench tests
+	$(BIN)/mypy service streams kpis api adapters bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-artifacts
