@@ -153,10 +153,11 @@ class SnapshotReader:
                     result[key] = seen if index == 0 else min(result.get(key, 0), seen)
         return result
 
-    async def lag(self) -> list[dict[str, Any]]:
-        """Per source partition: its end offset, the offset the served numbers reflect, and the gap."""
+    async def lag(self, processed: dict[tuple[str, int], int] | None = None) -> list[dict[str, Any]]:
+        """Per source partition: its end offset, the offset ``processed`` reflects (default: this
+        reader's book), and the gap."""
         ends = await self.end_offsets()
-        processed = self.processed()
+        processed = self.processed() if processed is None else processed
         partitions: list[dict[str, Any]] = []
         for (topic, partition), end in sorted(ends.items()):
             done = processed.get((topic, partition), 0)

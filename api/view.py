@@ -55,6 +55,7 @@ class Frame:
     rows: dict[Window, dict[RowKey, dict[str, Any]]]
     changed: frozenset[RowKey]
     stale_changed: bool
+    processed: dict[tuple[str, int], int] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def select(self, selection: Selection, only: frozenset[RowKey] | None = None) -> list[dict[str, Any]]:
@@ -131,6 +132,7 @@ class KpiView:
         """Compute every window's rows now and publish them as the next frame."""
         now = self._clock()
         previous = self.frame
+        processed = self._reader.processed()
         rows: dict[Window, dict[RowKey, dict[str, Any]]] = {}
         changed: set[RowKey] = set()
         for window in Window:
@@ -142,7 +144,7 @@ class KpiView:
             changed.update(key for key, row in by_key.items() if before.get(key) != row)
             changed.update(key for key in before if key not in by_key)
         stale = self._reader.stale(now)
-        self.frame = Frame(previous.seq + 1, now, stale, rows, frozenset(changed), stale != previous.stale)
+        self.frame = Frame(previous.seq + 1, now, stale, rows, frozenset(changed), stale != previous.stale, processed)
         published, self._published = self._published, asyncio.Event()
         published.set()
         return self.frame

@@ -7,17 +7,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.deps import get_reader
+from api.deps import get_reader, get_view
 from api.snapshots import SnapshotReader
+from api.view import KpiView
 from kpis.windows import iso
 
 router = APIRouter(prefix="/v1", tags=["status"])
 
 
 @router.get("/status", summary="Processing lag: source events not yet reflected in the served numbers")
-async def get_status(reader: Annotated[SnapshotReader, Depends(get_reader)]) -> dict[str, Any]:
+async def get_status(
+    reader: Annotated[SnapshotReader, Depends(get_reader)], view: Annotated[KpiView, Depends(get_view)]
+) -> dict[str, Any]:
+    """Offsets are those of the rows /v1/kpis and /v1/stream serve now, so "caught up" means the
+    numbers a client reads next include every counted event."""
     now = time.time()
-    partitions = await reader.lag()
+    partitions = await reader.lag(view.frame.processed)
     lag = sum(p["lag"] for p in partitions)
     age = reader.age_seconds(now)
     return {

@@ -19,7 +19,8 @@ STREAM_DESCRIPTION = """\
 A `text/event-stream`. Every connection, first or reconnecting, starts with `event: snapshot` holding
 all the selected rows; then `event: update` holds only the rows that changed (a row is identified by
 queue, channel and window), also sent when `stale` flips; `event: heartbeat` comes when nothing changed
-for `api.sse_heartbeat_seconds`. Each `data:` is JSON with `as_of`, `stale` and (not on heartbeats)
+for `api.sse_heartbeat_seconds`. A client too slow to take every update gets a new `snapshot` (all its
+rows again) instead of the ones it missed: replace, don't merge. Each `data:` is JSON with `as_of`, `stale` and (not on heartbeats)
 `items`, the rows of `GET /v1/kpis`."""
 
 

@@ -40,6 +40,7 @@
     serverStale: null, // stale flag of the last message; null before the first one
     lastMessageAt: null, // performance.now() of the last message of any kind
     lastFreshAt: null, // Date of the last message that was not stale
+    staleSince: null, // performance.now() when the board turned stale; null while fresh
     downSince: performance.now(),
     connection: "connecting",
   };
@@ -89,11 +90,12 @@
     return tile;
   }
 
-  /** The live "longest waiting" grows by the time since the row arrived, while the data is fresh. */
+  /** The live "longest waiting" grows by the time since the row arrived; it stops while stale. */
   function longestWaiting(entry, now) {
     const value = entry.row.longest_waiting_s;
-    if (!isNumber(value) || body.dataset.stale === "true") return value;
-    return value + (now - entry.receivedAt) / 1000;
+    if (!isNumber(value)) return value;
+    const until = state.staleSince === null ? now : Math.max(state.staleSince, entry.receivedAt);
+    return value + (until - entry.receivedAt) / 1000;
   }
 
   function fillTile(tile, entry, now) {
@@ -160,6 +162,8 @@
   function refreshStatus() {
     const now = performance.now();
     const reason = staleReason(now);
+    if (reason === null) state.staleSince = null;
+    else if (state.staleSince === null) state.staleSince = now;
     const stale = reason !== null ? "true" : "false";
     if (body.dataset.stale !== stale) body.dataset.stale = stale;
     if (reason !== null) {

@@ -28,6 +28,9 @@ class FakeReader:
     def stale(self, now: float) -> bool:
         return self.is_stale
 
+    def processed(self) -> dict[tuple[str, int], int]:
+        return {("cx.calls", 0): 3}
+
 
 class Clock:
     def __init__(self) -> None:
