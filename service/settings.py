@@ -67,6 +67,7 @@ class WorkerSettings(_Section):
     batch_max_seconds: float = Field(default=0.05, gt=0, le=10)
     retention_minutes: int = Field(default=180, ge=60, description="how long minute buckets are kept")
     contact_horizon_minutes: int = Field(default=360, ge=10, description="how long a contact's state is kept")
+    data_dir: Path | None = Field(default=None, description="Faust's data directory (default: <temp dir>/<app_id>-data)")
 
 
 class ServiceLevelFormula(str, Enum):

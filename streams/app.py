@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import faust
 
 from service.settings import Settings
@@ -9,8 +12,12 @@ from streams.folding import attach_folding
 
 
 def create_app(settings: Settings) -> faust.App:
+    # Faust wants a data directory even with the memory store; nothing in it is needed again (state
+    # lives in Kafka), so it goes under the temp dir rather than wherever the worker was started.
+    datadir = settings.worker.data_dir or Path(tempfile.gettempdir()) / f"{settings.worker.app_id}-data"
     app = faust.App(
         settings.worker.app_id,
+        datadir=str(datadir),
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
         topic_partitions=settings.kafka.partitions,
