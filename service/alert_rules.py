@@ -115,9 +115,11 @@ def pipeline_rules(thresholds: Thresholds) -> dict[str, Any]:
     labels = {"team": pipeline.team}
     silence_s = int(pipeline.no_events_minutes * 60)
     first, end = pipeline.opening_hours_utc
-    silence = f"time() - max(cxpulse_last_event_timestamp_seconds) > {silence_s}"
-    if (first, end) != (0, 24):
-        silence = f"({silence})\n  and on () (hour() >= {first} and hour() < {end})"
+    opening = "" if (first, end) == (0, 24) else f"\n  and on () (hour() >= {first} and hour() < {end})"
+    silence = f"(time() - max(cxpulse_last_event_timestamp_seconds) > {silence_s}){opening}"
+    # The gauge exists only once a worker has folded an event: a worker that started and never saw
+    # one is silence too, as long as Prometheus can reach it.
+    never = f'(absent(cxpulse_last_event_timestamp_seconds) and on () count(up{{job="cxpulse-worker"}} == 1) > 0){opening}'
     rules = [
         {
             "alert": "CxpulseNoEvents",
@@ -131,8 +133,20 @@ def pipeline_rules(thresholds: Thresholds) -> dict[str, Any]:
             },
         },
         {
+            "alert": "CxpulseNoEventsSinceStart",
+            "expr": never,
+            "for": f"{silence_s}s",
+            "labels": {**labels, "severity": "critical"},
+            "annotations": {
+                "summary": f"A worker is up but no event has arrived for over {pipeline.no_events_minutes:g} minutes",
+                "value": "{{ $value }}",
+                "runbook_url": pipeline.runbook,
+            },
+        },
+        {
             "alert": "CxpulseProcessingLag",
-            "expr": f"sum(cxpulse_processing_lag_events) > {pipeline.lag_events}",
+            # Every API replica reports the same lag: max by topic counts it once.
+            "expr": f"sum(max by (topic) (cxpulse_processing_lag_events)) > {pipeline.lag_events}",
             "for": pipeline.lag_for,
             "labels": {**labels, "severity": "warning"},
             "annotations": {

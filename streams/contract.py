@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any, Callable, Final
+from typing import Any, Callable, Final, Literal, get_args
 
 import fastjsonschema
 
@@ -28,13 +28,17 @@ CONTACT_TYPES: Final = frozenset(
 SURVEY_TYPE: Final = "survey.submitted"
 
 
+InvalidKind = Literal["empty", "not_json", "not_object", "schema", "time"]
+INVALID_KINDS: tuple[InvalidKind, ...] = get_args(InvalidKind)
+
+
 class InvalidEvent(ValueError):
     """An event that does not parse or does not satisfy the contract.
 
     ``kind`` is a short, fixed word (a metric label); the message is the full reason for a person.
     """
 
-    def __init__(self, kind: str, reason: str) -> None:
+    def __init__(self, kind: InvalidKind, reason: str) -> None:
         super().__init__(reason)
         self.kind = kind
 

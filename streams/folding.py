@@ -335,6 +335,7 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
         value_type=bytes,
     )
     folder = Folder(app, table, settings)
+    metrics.initialise()
 
     @app.agent(source, name="fold")
     async def fold(stream: faust.StreamT[bytes]) -> None:

@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Gauge
 
+from streams import topics
+from streams.contract import INVALID_KINDS
+
 EVENTS_PROCESSED = Counter(
     "cxpulse_events_processed_total",
     "Valid events folded into KPI state, by source topic (duplicates included).",
@@ -52,3 +55,13 @@ SOURCE_OFFSET_GAPS = Counter(
     "Times a source partition's records did not arrive one offset after the other (a skip or a repeat).",
     ["topic"],
 )
+
+
+def initialise() -> None:
+    """Create every per-topic series at zero when the worker starts, so the first dead letter after
+    a start is an increase that alert rules see, not a series that appears already at 1."""
+    for topic in topics.SOURCE_TOPICS:
+        for counter in (EVENTS_PROCESSED, EVENTS_DUPLICATE, EVENTS_LATE, SOURCE_OFFSET_GAPS):
+            counter.labels(topic)
+        for kind in (*INVALID_KINDS, "late"):
+            EVENTS_DEADLETTERED.labels(topic, kind)
