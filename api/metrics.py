@@ -88,9 +88,6 @@ class _Held:
     def __init__(self) -> None:
         self._values: dict[tuple[str, ...], float] = {}
 
-    def seen(self, key: tuple[str, ...]) -> bool:
-        return key in self._values
-
     def __call__(self, key: tuple[str, ...], value: float) -> float:
         held = max(self._values.get(key, 0.0), value)
         self._values[key] = held
@@ -129,17 +126,16 @@ class KpiCollector(Collector):
             since = _difference(running, baseline.get((queue, channel)))
             for family, (name, _, value) in zip(counters, COUNTERS):
                 family.add_metric(pair, hold((name, queue, channel), value(since)))
+            # Every score is exported from the start, at zero: a series that first appears at 1 hides
+            # that first answer from rate() and increase().
             for survey, field_name, first_score in SURVEYS:
-                counts = getattr(since, field_name)
-                if any(counts) or hold.seen((f"{survey}:{first_score}", queue, channel)):
-                    for index, count in enumerate(counts):
-                        score = str(first_score + index)
-                        surveys.add_metric([*pair, survey, score], hold((f"{survey}:{score}", queue, channel), count))
-            if since.resolved_answers:
-                yes = hold(("resolved:true", queue, channel), since.resolved_true)
-                no = hold(("resolved:false", queue, channel), since.resolved_answers - since.resolved_true)
-                resolution.add_metric([*pair, "true"], yes)
-                resolution.add_metric([*pair, "false"], no)
+                for index, count in enumerate(getattr(since, field_name)):
+                    score = str(first_score + index)
+                    surveys.add_metric([*pair, survey, score], hold((f"{survey}:{score}", queue, channel), count))
+            yes = hold(("resolved:true", queue, channel), since.resolved_true)
+            no = hold(("resolved:false", queue, channel), since.resolved_answers - since.resolved_true)
+            resolution.add_metric([*pair, "true"], yes)
+            resolution.add_metric([*pair, "false"], no)
             cumulative = 0
             buckets: list[tuple[str, float]] = []
             bins = sorted(since.wait_bins.items())

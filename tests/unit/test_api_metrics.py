@@ -119,7 +119,8 @@ def test_survey_answers_are_counted_by_survey_and_score() -> None:
 
     assert answers("csat", "5") == 2 and answers("csat", "3") == 1 and answers("csat", "1") == 0
     assert answers("nps", "10") == 3 and answers("nps", "0") == 0
-    assert not any(name == "cxpulse_survey_answers_total" and ("survey", "ces") in labels for name, labels in samples)
+    ces = [v for (name, labels), v in samples.items() if name == "cxpulse_survey_answers_total" and ("survey", "ces") in labels]
+    assert ces == [0.0] * 7, "every score is there from the start, at zero"
     resolved = {dict(labels)["resolved"]: v for (name, labels), v in samples.items() if name == "cxpulse_resolution_answers_total"}
     assert resolved == {"true": 2, "false": 1}
 
