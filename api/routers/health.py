@@ -18,7 +18,17 @@ async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The process has caught up with the snapshot log and can serve numbers")
+@router.get(
+    "/readyz",
+    summary="The process has caught up with the snapshot log and can serve numbers",
+    responses={
+        200: {"description": "ready", "content": {"application/json": {"example": {"status": "ready", "snapshot_records": 1200}}}},
+        503: {
+            "description": "still reading the snapshot topics",
+            "content": {"application/json": {"example": {"status": "starting", "snapshot_records": 40}}},
+        },
+    },
+)
 async def readyz(reader: Annotated[SnapshotReader, Depends(get_reader)]) -> JSONResponse:
     ready = reader.ready.is_set()
     return JSONResponse(

@@ -28,7 +28,12 @@ ASSETS: Final = {
 # A TV stays on for weeks: no-cache makes a reload revalidate (ETag) and pick up a new version.
 CACHING: Final = {"Cache-Control": "no-cache"}
 # Everything the page loads comes from this server: no CDN, no external font, no inline script.
-PAGE_HEADERS: Final = {**CACHING, "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'"}
+# Its URL may hold an access_token: never send it on as a Referer.
+PAGE_HEADERS: Final = {
+    **CACHING,
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'",
+    "Referrer-Policy": "no-referrer",
+}
 
 router = APIRouter(tags=["wallboard"])
 
@@ -36,6 +41,9 @@ router = APIRouter(tags=["wallboard"])
 @router.get(
     "/wallboard",
     response_class=FileResponse,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "the page; it loads wallboard/wallboard.css and .js"}
+    },
     summary="Wallboard page: live KPI tiles per queue for a TV",
     description="Query parameters, read by the page: queue (repeatable or comma-separated), channel (default *), "
     "window (default 15m), access_token (passed on to /v1/stream), max_silence (seconds, default 35).",

@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.stack import ARTIFACTS, Stack
+from tests.integration.stack import ARTIFACTS, Stack, eventually
 
 pytestmark = pytest.mark.integration
 
 
 async def test_no_generated_request_gets_a_server_error(stack: Stack) -> None:
+    async def ready() -> bool:
+        return (await stack.get("/readyz")).status_code == 200
+
+    await eventually(ready, 120, "the API to be ready")
     st = Path(sys.executable).with_name("st")
     report = ARTIFACTS / "schemathesis.txt"
     result = subprocess.run(

@@ -1,0 +1,316 @@
+"""The wallboard page in a real browser (Debian's Chromium via Playwright) against a running cxpulse.
+
+The API's own JSON (/v1/kpis) is the reference for what a tile must show; the page's formatting is
+written out here independently. One cluster (broker, API, worker as separate processes) serves the
+whole module, so the staleness tests can stop the worker or the API as a crash would, and start them
+again for the next test.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, Request, async_playwright, expect
+
+from service.broker import wait_for_port
+from tests.events import at, contact_event
+from tests.integration.cluster import Cluster
+from tests.integration.stack import ARTIFACTS, eventually
+
+pytestmark = pytest.mark.integration
+
+# The worker writes progress records every 5 s (streams.folding.CLOSE_INTERVAL_S) while it runs, so
+# a live API never goes longer than about 5 s without an update; 10 s cannot flap, and is short.
+STALE_SECONDS = 10
+HEARTBEAT_SECONDS = 3
+THRESHOLDS = """\
+defaults:
+  window: 15m
+  min_volume: 0
+kpis:
+  service_level: {direction: below, warning: 0.8, critical: 0.5}
+  abandon_rate: {direction: above, warning: 0.2, critical: 0.5}
+  asa_s: {direction: above, warning: 30, critical: 60}
+  csat: {direction: below, warning: 0.8, critical: 0.4}
+  longest_waiting_s: {direction: above, warning: 600, critical: 1200}
+"""
+KPIS = ("waiting_now", "longest_waiting_s", "service_level", "asa_s", "abandon_rate", "offered", "answered", "csat")
+DASH = "–"
+SEVERITY = {"": 0, "ok": 1, "warning": 2, "critical": 3}
+
+
+# ---- the page's formatting, written out independently ---------------------------------------
+
+
+def percent(ratio: float | None) -> str:
+    return DASH if ratio is None else f"{math.floor(ratio * 100 + 0.5)}%"
+
+
+def duration(seconds: float | None) -> str:
+    """m:ss, or h:mm:ss from an hour on."""
+    if seconds is None:
+        return DASH
+    total = math.floor(seconds + 0.5)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def seconds_of(shown: str) -> int:
+    value = 0
+    for part in shown.split(":"):
+        value = value * 60 + int(part)
+    return value
+
+
+def expected_text(row: dict[str, Any]) -> dict[str, str]:
+    """What a tile shows for a row, except the ticking longest wait."""
+    return {
+        "waiting_now": str(row["waiting_now"]),
+        "service_level": percent(row["service_level"]),
+        "asa_s": duration(row["asa_s"]),
+        "abandon_rate": percent(row["abandon_rate"]),
+        "offered": str(row["offered"]),
+        "answered": str(row["answered"]),
+        "csat": percent(row["csat"]),
+    }
+
+
+# ---- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    folder = tmp_path_factory.mktemp("wallboard")
+    thresholds = folder / "thresholds.yaml"
+    thresholds.write_text(THRESHOLDS)
+    config = folder / "cxpulse.yaml"
+    config.write_text(
+        f"kpi:\n  stale_seconds: {STALE_SECONDS}\n"
+        f"api:\n  sse_heartbeat_seconds: {HEARTBEAT_SECONDS}\n"
+        f"alerts:\n  thresholds_file: {thresholds}\n"
+    )
+    running = Cluster("wallboard", config, partitions=2)
+    await running.start(workers=1)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, cluster: Cluster) -> AsyncIterator[Page]:
+    """A 1920x1080 TV; fails the test on any script error, and on any request that leaves cxpulse."""
+    tab = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    elsewhere: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+
+    def note(request: Request) -> None:
+        if not request.url.startswith(cluster.api + "/"):
+            elsewhere.append(request.url)
+
+    tab.on("request", note)
+    yield tab
+    await tab.close()  # ends the page's SSE connection before the cluster stops
+    assert errors == [], f"script errors on the page: {errors}"
+    assert elsewhere == [], f"the page loaded something from elsewhere: {elsewhere}"
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+
+def survey(contact: str, epoch_s: float, queue: str, csat: int) -> dict[str, Any]:
+    return {
+        "event_id": f"sv-{uuid.uuid4().hex}",
+        "type": "survey.submitted",
+        "time": at(epoch_s),
+        "contact_id": contact,
+        "customer_id": f"cust-{contact}",
+        "queue": queue,
+        "channel": "voice",
+        "csat": csat,
+    }
+
+
+async def seed(cluster: Cluster, queue: str) -> dict[str, Any]:
+    """Four calls (answered after 30 s and 10 s, abandoned after 45 s, one still waiting) and two
+    CSAT answers; returns the queue's all-channels row once /v1/kpis shows all of it."""
+    now = time.time()
+    c1, c2, c3, c4 = (f"{queue}-c{n}" for n in range(1, 5))  # contact ids are global, not per queue
+    await cluster.publish(
+        [
+            contact_event("offered", c1, now - 120, queue),
+            contact_event("answered", c1, now - 90, queue),
+            contact_event("offered", c2, now - 100, queue),
+            contact_event("answered", c2, now - 90, queue, wait_s=10),
+            contact_event("offered", c3, now - 80, queue),
+            contact_event("abandoned", c3, now - 35, queue, wait_s=45),
+            contact_event("offered", c4, now - 10, queue),
+            survey(c1, now - 60, queue, csat=5),
+            survey(c2, now - 60, queue, csat=2),
+        ]
+    )
+    return await row_when(
+        cluster, queue, lambda row: row["offered"] == 4 and row["surveys"] == 2 and row["waiting_now"] == 1
+    )
+
+
+async def kpi_row(cluster: Cluster, queue: str) -> dict[str, Any] | None:
+    body = await cluster.get("/v1/kpis", {"queue": queue, "channel": "*", "window": "15m"})
+    return body["items"][0] if body["items"] else None
+
+
+async def row_when(cluster: Cluster, queue: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        row = await kpi_row(cluster, queue)
+        return row if row is not None and done(row) else None
+
+    return await eventually(probe, 120, f"the /v1/kpis row of {queue}")
+
+
+async def shown(page: Page, queue: str) -> dict[str, str]:
+    tile = page.locator(f'.tile[data-queue="{queue}"]')
+    return {kpi: (await tile.locator(f'[data-kpi="{kpi}"]').text_content() or "") for kpi in KPIS}
+
+
+async def open_live(page: Page, cluster: Cluster, query: str) -> None:
+    await page.goto(f"{cluster.api}/wallboard{query}")
+    await expect(page.locator("body")).to_have_attribute("data-connection", "live", timeout=30_000)
+    await expect(page.locator("body")).to_have_attribute("data-stale", "false", timeout=60_000)
+
+
+# ---- tests ------------------------------------------------------------------------------------
+
+
+async def test_tiles_show_the_numbers_and_statuses_of_the_api(cluster: Cluster, page: Page) -> None:
+    queue, idle = f"wb-{uuid.uuid4().hex[:8]}", f"idle-{uuid.uuid4().hex[:8]}"
+    row = await seed(cluster, queue)
+    await open_live(page, cluster, f"?queue={queue},{idle}")
+    tile = page.locator(f'.tile[data-queue="{queue}"]')
+    await expect(tile.locator('[data-kpi="offered"]')).to_have_text(str(row["offered"]))
+
+    before = await kpi_row(cluster, queue)
+    values = await shown(page, queue)
+    after = await kpi_row(cluster, queue)
+    assert before is not None and after is not None
+    assert expected_text(before) == expected_text(after), "the row moved while the page was read; nothing was published"
+    assert {kpi: values[kpi] for kpi in expected_text(row)} == expected_text(row)
+    # The longest wait ticks on the page between messages: it lies between the API's readings around it.
+    assert before["longest_waiting_s"] - 1 <= seconds_of(values["longest_waiting_s"]) <= after["longest_waiting_s"] + 1
+
+    # Colours come from row.status (thresholds above give ok, warning and critical on this queue).
+    status = row["status"]
+    assert {status["asa_s"], status["abandon_rate"], status["service_level"]} == {"ok", "warning", "critical"}
+    for kpi in KPIS:
+        await expect(tile.locator(f'[data-kpi="{kpi}"]')).to_have_attribute("data-status", status.get(kpi) or "")
+    worst = max((level or "" for level in status.values()), key=SEVERITY.__getitem__)
+    await expect(tile).to_have_attribute("data-status", worst)
+
+    # A chosen queue without rows still gets its tile, every value "–".
+    assert await shown(page, idle) == dict.fromkeys(KPIS, DASH)
+    await expect(page.locator("#window")).to_have_attribute("data-window", "15m")
+    await page.screenshot(path=ARTIFACTS / "wallboard-tile.png")
+
+
+async def test_a_counted_event_reaches_the_tile(cluster: Cluster, page: Page) -> None:
+    queue = f"wb-{uuid.uuid4().hex[:8]}"
+    row = await seed(cluster, queue)
+    await open_live(page, cluster, f"?queue={queue}")
+    tile = page.locator(f'.tile[data-queue="{queue}"]')
+    await expect(tile.locator('[data-kpi="offered"]')).to_have_text(str(row["offered"]))
+
+    await cluster.publish([contact_event("offered", f"{queue}-c5", time.time() - 1, queue)])
+    new = await row_when(cluster, queue, lambda r: r["offered"] > row["offered"])
+    assert new["offered"] == row["offered"] + 1
+    await expect(tile.locator('[data-kpi="offered"]')).to_have_text(str(new["offered"]))
+    await expect(tile.locator('[data-kpi="waiting_now"]')).to_have_text(str(new["waiting_now"]))
+
+
+async def test_board_of_all_queues_turns_stale_when_the_worker_stops(cluster: Cluster, page: Page) -> None:
+    queue = f"wb-{uuid.uuid4().hex[:8]}"
+    await seed(cluster, queue)
+    await open_live(page, cluster, "")
+    body = await cluster.get("/v1/kpis", {"channel": "*", "window": "15m"})
+    queues = sorted({row["queue"] for row in body["items"]} - {"*"})
+    assert queue in queues
+    await expect(page.locator(".tile")).to_have_count(len(queues))
+    assert sorted(await page.locator(".tile").evaluate_all("tiles => tiles.map(t => t.dataset.queue)")) == queues
+    await expect(page.locator("#stale-banner")).to_be_hidden()
+    await page.screenshot(path=ARTIFACTS / "wallboard.png")
+
+    await cluster.kill("worker-0", signal.SIGKILL)
+    try:
+        await expect(page.locator("body")).to_have_attribute("data-stale", "true", timeout=(STALE_SECONDS + 20) * 1000)
+        await expect(page.locator("#stale-banner")).to_be_visible()
+        await expect(page.locator("#stale-banner")).to_contain_text("STALE")
+        await expect(page.locator("#stale-detail")).to_contain_text("last update")
+        await expect(page.locator("#stale-detail")).to_contain_text("workers")
+        await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+        assert (await cluster.get("/v1/kpis", {"queue": queue}))["stale"] is True
+        await page.screenshot(path=ARTIFACTS / "wallboard-stale.png")
+    finally:
+        await cluster.start_worker("worker-0")
+    await expect(page.locator("body")).to_have_attribute("data-stale", "false", timeout=120_000)
+
+
+async def test_board_turns_stale_when_the_api_is_unreachable(cluster: Cluster, page: Page) -> None:
+    queue = f"wb-{uuid.uuid4().hex[:8]}"
+    await seed(cluster, queue)  # a worker that has counted nothing yet sends no progress: the API is stale
+    await open_live(page, cluster, f"?queue={queue}")
+    await cluster.kill("api", signal.SIGKILL)
+    try:
+        await expect(page.locator("body")).not_to_have_attribute("data-connection", "live")
+        await expect(page.locator("body")).to_have_attribute("data-stale", "true", timeout=20_000)
+        await expect(page.locator("#stale-detail")).to_contain_text("no connection")
+    finally:
+        await cluster._spawn("api", "api")  # Cluster restarts workers only; the API the same way start() does
+        await wait_for_port("127.0.0.1", cluster.api_port, 60)
+    # EventSource reconnects by itself and the server's first message is a fresh snapshot.
+    await expect(page.locator("body")).to_have_attribute("data-connection", "live", timeout=60_000)
+    await expect(page.locator("body")).to_have_attribute("data-stale", "false", timeout=60_000)
+
+
+async def test_board_turns_stale_when_the_stream_falls_silent(cluster: Cluster, page: Page) -> None:
+    """A quiet selection gets only heartbeats; with max_silence below their interval the page marks
+    the board stale between them and fresh again at each one."""
+    seeded = f"wb-{uuid.uuid4().hex[:8]}"
+    await seed(cluster, seeded)  # the API is fresh
+    await page.goto(f"{cluster.api}/wallboard?queue=quiet-{uuid.uuid4().hex[:8]}&max_silence=1")
+    body = page.locator("body")
+    await expect(page.locator("#stale-detail")).to_contain_text(
+        "nothing heard from cxpulse", timeout=HEARTBEAT_SECONDS * 3000
+    )
+    await expect(body).to_have_attribute("data-stale", "true", timeout=HEARTBEAT_SECONDS * 3000)
+    await expect(body).to_have_attribute("data-connection", "live")
+    await expect(body).to_have_attribute("data-stale", "false", timeout=HEARTBEAT_SECONDS * 3000)
+
+
+async def test_page_files_are_an_allow_list(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(base_url=cluster.api) as client:
+        page_response = await client.get("/wallboard")
+        assert page_response.status_code == 200
+        assert page_response.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in page_response.headers["content-security-policy"]
+        assert page_response.headers["referrer-policy"] == "no-referrer"
+        for name, kind in (("wallboard.css", "text/css"), ("wallboard.js", "text/javascript")):
+            asset = await client.get(f"/wallboard/{name}")
+            assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind)
+            assert asset.text == (Path(__file__).resolve().parents[2] / "api" / "wallboard" / name).read_text()
+        for name in ("index.html", "..%2Frouters%2Fwallboard.py", "%2E%2E%2F__init__.py", "missing.js"):
+            assert (await client.get(f"/wallboard/{name}")).status_code == 404, name
