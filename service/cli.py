@@ -18,6 +18,7 @@ Events arrive on cx.calls, cx.chats and cx.surveys; a Faust worker folds them in
 state; the API serves current values at /v1/kpis and Prometheus metrics at /metrics.
 Without kafka.bootstrap (or CXPULSE_BROKER) cxpulse uses its embedded, memory-only broker."""
 
+SHUTDOWN_GRACE_S = 5
 SIMULATE_DEFAULTS = {"seed": 7, "rate_scale": 1.0, "queues": 6, "backfill_minutes": 15.0}
 
 
@@ -94,7 +95,38 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.api.host,
         port=settings.api.port,
         log_config=logging_config(settings.log.level, settings.log.format),
+        # Wallboards hold /v1/stream open for ever: without a bound, a stop would wait for every TV.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
+    return 0
+
+
+def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from kpis.thresholds import load_thresholds
+    from service.alert_rules import write
+
+    path = Path(args.thresholds) if args.thresholds else settings.alerts.thresholds_file
+    if path is None:
+        print("cxpulse: no thresholds file: set alerts.thresholds_file or pass --thresholds FILE", file=sys.stderr)
+        return 2
+    try:
+        written = write(load_thresholds(path), Path(args.output))
+    except ConfigError as exc:
+        print(f"cxpulse: {exc}", file=sys.stderr)
+        return 2
+    for file in written:
+        print(f"wrote {file}")
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from api.auth import hash_token, new_token
+
+    token = new_token()
+    print(f"token for {args.name} (give it to the screen or client; it is not stored anywhere):\n  {token}")
+    print(f"add this line to the tokens file ({settings.api.tokens_file or 'api.tokens_file'}):\n  {args.name}: {hash_token(token)}")
     return 0
 
 
@@ -138,6 +170,43 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         seconds = asyncio.run(wait_until_counted(url, sent, args.wait_timeout))
         print(f"all published events counted ({seconds:.1f} s after publishing ended)", file=sys.stderr)
     return 0
+
+
+def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from bench.suites import SUITES
+
+    chosen = [suite for suite in SUITES if args.suite in (None, suite.name)]
+    codes = []
+    for suite in chosen:
+        suite_args = args if args.suite else suite.defaults()
+        suite_args.config = args.config
+        codes.append(suite.run(suite_args))
+    return max(codes)
+
+
+BENCH_DESCRIPTION = """\
+Measure cxpulse on this machine and print one table per suite; each suite also writes its figures, the
+machine (CPUs, Python and library versions) and its parameters as JSON to bench/results/. A suite
+starts its own `cxpulse run --simulate` on free ports with a clean environment (your CXPULSE_*
+variables are ignored; --config is passed on) and stops it at the end. Without SUITE every suite runs
+with its defaults. Benchmarks take minutes and load the whole machine: run them on an otherwise idle one.
+
+suites (`cxpulse bench SUITE --help` for how each is measured and its options):"""
+
+
+def _add_bench(bench: argparse.ArgumentParser) -> None:
+    import textwrap
+
+    from bench.suites import SUITES
+
+    bench.formatter_class = argparse.RawDescriptionHelpFormatter
+    bench.description = "\n".join(
+        [BENCH_DESCRIPTION, *(f"  {suite.name:<6}{textwrap.indent(suite.summary, ' ' * 8).lstrip()}" for suite in SUITES)]
+    )
+    suites = bench.add_subparsers(dest="suite", metavar="SUITE", required=False, help="one of the suites above; all when omitted")
+    for suite in SUITES:
+        parser = suites.add_parser(suite.name, description=suite.description, formatter_class=argparse.RawDescriptionHelpFormatter)
+        suite.add_arguments(parser)
 
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -187,6 +256,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     replay.add_argument("--api", metavar="URL", help="API to ask with --wait (default: http://api.host:api.port)")
     replay.add_argument("--wait-timeout", type=float, default=600, help="seconds --wait may take (default: %(default)s)")
     simulate.add_argument("--duration", type=float, help="seconds of event time to simulate (default: until stopped)")
+    alerts = add("alerts", _cmd_alerts, "render the Prometheus alert rules from the thresholds file",
+                 "Write the Prometheus alerting rules (KPI breaches by queue and channel, pipeline health) made from "
+                 "the thresholds file (alerts.thresholds_file, or --thresholds). Commit the result: a test fails when "
+                 "the committed rules differ from what the thresholds file renders.")
+    alerts.add_argument("action", choices=["render"], help="render: write the rule files")
+    alerts.add_argument("--thresholds", metavar="FILE", help="thresholds file (default: alerts.thresholds_file)")
+    alerts.add_argument("--output", metavar="DIR", default="deploy/prometheus/rules", help="where to write (default: %(default)s)")
+    token = add("token", _cmd_token, "make a new API bearer token for a screen or client",
+                "Print a new random bearer token and the line (name: SHA-256 of the token) to add to api.tokens_file. "
+                "The API re-reads that file when it changes: deleting the line revokes the token.")
+    token.add_argument("name", help="who holds the token, e.g. floor-2-tv (letters, digits, . _ -)")
+    _add_bench(add("bench", _cmd_bench, "measure throughput and latency (starts its own service; takes minutes)", BENCH_DESCRIPTION))
     return parser, commands
 
 

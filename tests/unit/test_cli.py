@@ -1,11 +1,12 @@
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
 
 from service.cli import build_parser, main
 
-COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay"]
+COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay", "alerts", "token", "bench"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -33,3 +34,28 @@ def test_bad_configuration_stops_with_the_key_named() -> None:
     )
     assert done.returncode == 2
     assert "api.port" in done.stderr
+
+
+def test_token_prints_a_token_and_the_digest_line_for_it(capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    assert main(["token", "floor-2-tv"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    token = lines[1]
+    assert lines[3] == f"floor-2-tv: {hashlib.sha256(token.encode()).hexdigest()}"
+    assert len(token) >= 40
+
+
+def test_alerts_render_writes_the_committed_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    code = main(["alerts", "render", "--thresholds", str(root / "deploy/alerts/thresholds.yaml"), "--output", str(tmp_path)])
+    assert code == 0
+    for committed in (root / "deploy/prometheus/rules").glob("*.yml"):
+        assert (tmp_path / committed.name).read_text() == committed.read_text()
+
+
+def test_alerts_render_refuses_a_bad_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "thresholds.yaml"
+    bad.write_text("kpis:\n  abandon_rate: {direction: sideways, warning: 0.1}\n")
+    assert main(["alerts", "render", "--thresholds", str(bad), "--output", str(tmp_path / "out")]) == 2
+    assert "kpis.abandon_rate.direction" in capsys.readouterr().err

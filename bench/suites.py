@@ -1,0 +1,30 @@
+"""The benchmark suites ``cxpulse bench`` offers; a new suite is a module with these five names and a line here.
+
+``summary`` is what the suite measures, for ``cxpulse bench --help``; ``description`` explains how, for
+``cxpulse bench SUITE --help``; ``run`` gets the parsed options (and ``config``) and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Callable
+
+from bench import api
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    summary: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+    def defaults(self) -> argparse.Namespace:
+        """This suite's options as its parser defaults them, for ``cxpulse bench`` without a suite."""
+        parser = argparse.ArgumentParser()
+        self.add_arguments(parser)
+        return parser.parse_args([])
+
+
+SUITES: tuple[Suite, ...] = (Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),)
