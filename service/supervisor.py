@@ -118,7 +118,7 @@ async def run(settings: Settings, config_path: str | None, simulate: bool, simul
             else ""
         )
         print(
-            f"cxpulse is serving at {base_url}  (KPIs {base_url}/v1/kpis, docs {base_url}/docs, "
+            f"cxpulse is serving at {base_url}  (wallboard {base_url}/wallboard, KPIs {base_url}/v1/kpis, docs {base_url}/docs, "
             f"metrics {base_url}/metrics{worker_metrics}); Ctrl-C stops everything",
             flush=True,
         )
