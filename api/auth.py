@@ -18,12 +18,11 @@ from pathlib import Path
 
 from typing import Annotated
 
-import yaml
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-from service.settings import ConfigError
+from service.settings import ConfigError, read_yaml
 
 log = logging.getLogger("cxpulse.api.auth")
 
@@ -41,13 +40,7 @@ def new_token() -> str:
 
 def parse_tokens(path: Path) -> dict[str, str]:
     """name → SHA-256 hex; raises ConfigError naming the file and the bad entry."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"api.tokens_file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"api.tokens_file {path}: not valid YAML: {exc}") from exc
-    document = document or {}
+    document = read_yaml(path, "api.tokens_file") or {}
     if not isinstance(document, dict):
         raise ConfigError(f"api.tokens_file {path}: must map token names to SHA-256 hex digests")
     tokens: dict[str, str] = {}

@@ -15,11 +15,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kpis.windows import ROLLING, Window
-from service.settings import ConfigError
+from service.settings import ConfigError, read_yaml
 
 
 class Direction(str, Enum):
@@ -290,11 +289,9 @@ class ThresholdsError(ConfigError):
 
 def load_thresholds(path: Path) -> Thresholds:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ThresholdsError(f"thresholds file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ThresholdsError(f"thresholds file {path}: not valid YAML: {exc}") from exc
+        document = read_yaml(path, "thresholds file") or {}
+    except ConfigError as exc:
+        raise ThresholdsError(str(exc)) from exc
     try:
         return Thresholds(ThresholdsFile.model_validate(document))
     except ValidationError as exc:

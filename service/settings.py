@@ -204,13 +204,18 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return overrides
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, what: str) -> Any:
+    """A YAML document, or ConfigError naming ``what`` (e.g. "config file") and the file."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from exc
+        raise ConfigError(f"{what} {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{what} {path}: not valid YAML: {exc}") from exc
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    document = read_yaml(path, "config file")
     if document is None:
         return {}
     if not isinstance(document, dict):

@@ -10,9 +10,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 import httpx
+from aiokafka import AIOKafkaProducer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 T = TypeVar("T")
@@ -34,6 +35,17 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float,
             return last
         await asyncio.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last seen: {last!r}")
+
+
+async def produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+    """Publish (topic, key, value) records one by one, each acknowledged, with a plain aiokafka producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for topic, key, value in records:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
 
 
 def cxpulse_environment(**variables: str) -> dict[str, str]:

@@ -8,23 +8,14 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from streams import deadletter
 from tests.events import contact_event
-from tests.integration.stack import Stack, eventually
+from tests.integration.stack import Stack, eventually, produce
 
 pytestmark = pytest.mark.integration
 
-
-async def produce(stack: Stack, records: list[tuple[str, bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
-    await producer.start()
-    try:
-        for topic, key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
 
 
 def as_records(events: list[dict[str, Any]]) -> list[tuple[str, bytes | None, bytes]]:
@@ -52,7 +43,7 @@ async def test_counts_and_ratios_match_a_hand_calculation(stack: Stack) -> None:
         # c4: still waiting
         contact_event("offered", "c4", now - 10, queue),
     ]
-    await produce(stack, as_records(events))
+    await produce(stack.bootstrap, as_records(events))
 
     async def counted() -> dict[str, Any] | None:
         row = await kpi_row(stack, queue)
@@ -81,7 +72,7 @@ async def test_malformed_event_is_dead_lettered_and_counting_goes_on(stack: Stac
     malformed = b'{"event_id": "broken", "type": "contact.offered", "time": "yesterday"'
     bad_schema = json.dumps(contact_event("offered", "x1", now, queue, wait_s="long")).encode()
     good = contact_event("offered", "g1", now - 5, queue)
-    await produce(stack, [("cx.calls", b"k-bad", malformed), ("cx.calls", b"k-bad", bad_schema), *as_records([good])])
+    await produce(stack.bootstrap, [("cx.calls", b"k-bad", malformed), ("cx.calls", b"k-bad", bad_schema), *as_records([good])])
 
     async def good_counted() -> dict[str, Any] | None:
         row = await kpi_row(stack, queue)

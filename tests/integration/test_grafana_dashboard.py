@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
 
 from tests.events import at, contact_event
 from tests.integration.prometheus import Prometheus, PrometheusError
-from tests.integration.stack import Stack, eventually
+from tests.integration.stack import Stack, eventually, produce
 
 pytestmark = pytest.mark.integration
 
@@ -219,15 +218,6 @@ def local_config(api_port: int, worker_port: int) -> dict[str, Any]:
     return config
 
 
-async def produce(stack: Stack, records: list[tuple[str, bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
-    await producer.start()
-    try:
-        for topic, key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
-
 
 @pytest.fixture(scope="module")
 async def scraped() -> AsyncIterator[tuple[Stack, Prometheus]]:
@@ -277,7 +267,7 @@ async def publish_rare_events(stack: Stack) -> str:
         *[("cx.calls", b"cust-s1", json.dumps(event).encode()) for event in handled],
         ("cx.surveys", b"cust-s1", json.dumps(survey).encode()),
     ]
-    await produce(stack, records)
+    await produce(stack.bootstrap, records)
     await publish_late_event(stack, queue)
     return queue
 
@@ -287,7 +277,7 @@ async def publish_late_event(stack: Stack, queue: str) -> None:
     (closing is periodic), so the test sends another while none has been counted late yet."""
     contact = f"late-{uuid.uuid4().hex[:6]}"
     late = contact_event("offered", contact, time.time() - 2 * 86400, queue)
-    await produce(stack, [("cx.calls", contact.encode(), json.dumps(late).encode())])
+    await produce(stack.bootstrap, [("cx.calls", contact.encode(), json.dumps(late).encode())])
 
 
 async def test_every_dashboard_query_returns_data(scraped: tuple[Stack, Prometheus]) -> None:
