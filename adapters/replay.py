@@ -42,10 +42,13 @@ class Progress:
             self._out.write("\n")
 
 
-async def publish_recording(bootstrap: str, events: Sequence[dict[str, Any]], progress: Progress) -> dict[tuple[str, int], int]:
-    """Publish in chunks (the events are already in event-time order); returns records per (topic, partition)."""
+async def publish_recording(
+    bootstrap: str, events: Sequence[dict[str, Any]], progress: Progress, events_per_record: int = 1
+) -> dict[tuple[str, int], int]:
+    """Publish in chunks (the events are already in event-time order); returns the end offset reached
+    per (topic, partition)."""
     sent: dict[tuple[str, int], int] = {}
-    async with Publisher(bootstrap) as publisher:
+    async with Publisher(bootstrap, events_per_record) as publisher:
         for start in range(0, len(events), CHUNK):
             for where, end in (await publisher.publish_tracked(events[start : start + CHUNK])).items():
                 sent[where] = max(sent.get(where, 0), end)

@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any, Callable, Final, Literal, get_args
+from typing import Any, Callable, Final, Literal, NamedTuple, get_args
 
 import fastjsonschema
+import orjson
 
 from streams import topics
 
@@ -107,17 +108,47 @@ def validate(document: Any, topic: str) -> Event:
     )
 
 
-def decode(raw: bytes | None, topic: str) -> Event:
-    """Bytes from Kafka to a validated Event, or InvalidEvent naming what is wrong."""
+@dataclass(slots=True, frozen=True)
+class Rejected:
+    """One event of a batched record that is not valid: dead-lettered alone, its neighbours counted."""
+
+    index: int
+    element: Any
+    error: InvalidEvent
+
+
+def _parse(raw: bytes | None) -> Any:
     if raw is None:
         raise InvalidEvent("empty", "empty record value")
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise InvalidEvent("not_object", f"not a JSON object but {type(document).__name__}")
-    return validate(document, topic)
+
+
+class RecordEvents(NamedTuple):
+    items: list[Event | Rejected]
+    batched: bool
+
+
+def decode_record(raw: bytes | None, topic: str) -> RecordEvents:
+    """A record's events: one JSON object, or an array of them (producer-side batching, which spares
+    the stream framework's per-record cost). A record that is not JSON, or neither an object nor an
+    array, raises InvalidEvent as a whole; in an array each element is judged on its own."""
+    document = _parse(raw)
+    if isinstance(document, dict):
+        return RecordEvents([validate(document, topic)], batched=False)
+    if not isinstance(document, list):
+        raise InvalidEvent("not_object", f"not a JSON object or array but {type(document).__name__}")
+    events: list[Event | Rejected] = []
+    for index, element in enumerate(document):
+        try:
+            if not isinstance(element, dict):
+                raise InvalidEvent("not_object", f"not a JSON object but {type(element).__name__}")
+            events.append(validate(element, topic))
+        except InvalidEvent as exc:
+            events.append(Rejected(index, element, InvalidEvent(exc.kind, f"array element {index}: {exc}")))
+    return RecordEvents(events, batched=True)
 
 
 def record_key(event: dict[str, Any]) -> bytes:

@@ -1,6 +1,8 @@
 """Dead letters keep the original record bytes untouched; why and where from travel in headers.
 
 That is the layout Kafka Connect uses for its dead-letter queues, so existing tooling can replay them.
+One bad event of a batched record (a JSON array) is dead-lettered alone, as its own JSON object,
+with its position in the array in ``cxpulse.source.index``.
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ KIND = "cxpulse.error.kind"
 SOURCE_TOPIC = "cxpulse.source.topic"
 SOURCE_PARTITION = "cxpulse.source.partition"
 SOURCE_OFFSET = "cxpulse.source.offset"
+SOURCE_INDEX = "cxpulse.source.index"
 
 
-def headers(kind: str, reason: str, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
-    return [
+def headers(
+    kind: str, reason: str, topic: str, partition: int, offset: int, index: int | None = None
+) -> list[tuple[str, bytes]]:
+    found = [
         (KIND, kind.encode()),
         (REASON, reason.encode()),
         (SOURCE_TOPIC, topic.encode()),
         (SOURCE_PARTITION, str(partition).encode()),
         (SOURCE_OFFSET, str(offset).encode()),
     ]
+    if index is not None:
+        found.append((SOURCE_INDEX, str(index).encode()))
+    return found
 
 
 def describe(record_headers: Any) -> dict[str, str]:

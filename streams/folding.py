@@ -20,9 +20,11 @@ import asyncio
 import json
 import logging
 import time
+from collections import defaultdict
 from typing import Any, Iterable, cast
 
 import faust
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP, EventT, TableT
 
@@ -31,7 +33,7 @@ from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
 from kpis.windows import iso
 from service.settings import LateEvents, Settings
 from streams import deadletter, metrics, topics
-from streams.contract import InvalidEvent, decode
+from streams.contract import InvalidEvent, Rejected, decode_record
 
 log = logging.getLogger("cxpulse.worker")
 
@@ -164,14 +166,18 @@ class Folder:
                 for record in records:
                     if record.offset >= ranges[tp][1]:
                         break
+                    state.processed[tp.topic] = record.offset
                     try:
-                        outcome = state.apply(decode(record.value, tp.topic), tp.topic, record.offset, rebuilding)
+                        decoded = decode_record(record.value, tp.topic)
                     except InvalidEvent:
-                        state.processed[tp.topic] = record.offset
                         continue
-                    folded += 1
-                    if not rebuilding and outcome is Outcome.COUNTED:
-                        metrics.EVENTS_PROCESSED.labels(tp.topic).inc()
+                    for item in decoded.items:
+                        if isinstance(item, Rejected):
+                            continue
+                        outcome = state.apply(item, tp.topic, record.offset, rebuilding)
+                        folded += 1
+                        if not rebuilding and outcome is Outcome.COUNTED:
+                            metrics.EVENTS_PROCESSED.labels(tp.topic).inc()
             for tp in list(remaining):
                 if await consumer.position(tp) >= remaining[tp]:
                     del remaining[tp]
@@ -209,6 +215,8 @@ class Folder:
 
     async def fold(self, batch: Iterable[EventT]) -> None:
         touched: set[int] = set()
+        counted: dict[str, int] = defaultdict(int)
+        newest: dict[str, float] = defaultdict(float)
         now = time.monotonic()
         for event in batch:
             message = event.message
@@ -216,25 +224,32 @@ class Folder:
             skipped = self._check_sequence(message.topic, message.partition, message.offset)
             if skipped is not None:
                 await self._fill_gap(message.topic, message.partition, skipped, message.offset)
+            state.processed[message.topic] = message.offset
             try:
-                parsed = decode(message.value, message.topic)
+                decoded = decode_record(message.value, message.topic)
             except InvalidEvent as exc:
-                state.processed[message.topic] = message.offset
                 await self._dead_letter(message, exc.kind, str(exc))
                 continue
-            outcome = state.apply(parsed, message.topic, message.offset)
             self._last_record[message.partition][message.topic] = now
             touched.add(message.partition)
-            if outcome is Outcome.COUNTED:
-                metrics.EVENTS_PROCESSED.labels(message.topic).inc()
-                metrics.LAST_EVENT_TIME.labels(message.topic).set(parsed.time)
-            elif outcome is Outcome.DUPLICATE:
-                metrics.EVENTS_DUPLICATE.labels(message.topic).inc()
-            else:
-                metrics.EVENTS_LATE.labels(message.topic).inc()
-                if self._settings.kpi.late_events is LateEvents.DEADLETTER:
-                    reason = f"late: event time is before the closed horizon {iso(state.closed_until)}"
-                    await self._dead_letter(message, "late", reason)
+            for index, item in enumerate(decoded.items):
+                if isinstance(item, Rejected):
+                    await self._dead_letter(message, item.error.kind, str(item.error), item.index, item.element)
+                    continue
+                outcome = state.apply(item, message.topic, message.offset)
+                if outcome is Outcome.COUNTED:
+                    counted[message.topic] += 1
+                    newest[message.topic] = max(newest[message.topic], item.time)
+                elif outcome is Outcome.DUPLICATE:
+                    metrics.EVENTS_DUPLICATE.labels(message.topic).inc()
+                else:
+                    metrics.EVENTS_LATE.labels(message.topic).inc()
+                    if self._settings.kpi.late_events is LateEvents.DEADLETTER:
+                        reason = f"late: event time is before the closed horizon {iso(state.closed_until)}"
+                        await self._dead_letter(message, "late", reason, index if decoded.batched else None, item.fields)
+        for topic, count in counted.items():
+            metrics.EVENTS_PROCESSED.labels(topic).inc(count)
+            metrics.LAST_EVENT_TIME.labels(topic).set(newest[topic])
         for partition in touched:
             if partition in self._states:
                 await self.flush(partition, close=False)
@@ -312,15 +327,20 @@ class Folder:
         metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
         metrics.PARTITIONS_OWNED.set(len(self._states))
 
-    async def _dead_letter(self, message: Any, kind: str, reason: str) -> None:
+    async def _dead_letter(
+        self, message: Any, kind: str, reason: str, index: int | None = None, element: Any = None
+    ) -> None:
+        """The whole record, or (``index`` given) one event of a batched record as its own JSON."""
         log.warning(
             "event dead-lettered",
-            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset, "reason": reason},
+            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
+                   "index": index, "reason": reason},
         )
+        value = message.value if index is None else orjson.dumps(element)
         await self._dead_letters.send(
             key=message.key,
-            value=message.value,
-            headers=deadletter.headers(kind, reason, message.topic, message.partition, message.offset),
+            value=value,
+            headers=deadletter.headers(kind, reason, message.topic, message.partition, message.offset, index),
         )
         metrics.EVENTS_DEADLETTERED.labels(message.topic, kind).inc()
 

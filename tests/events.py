@@ -6,6 +6,8 @@ import itertools
 from datetime import datetime, timezone
 from typing import Any
 
+from streams.contract import Event, decode_record
+
 _ids = itertools.count(1)
 
 
@@ -27,3 +29,10 @@ def contact_event(
     }
     event.update(extra)
     return event
+
+
+def decode(raw: bytes | None, topic: str) -> Event:
+    """The one event of a one-event record (what most tests publish), errors raised as InvalidEvent."""
+    [item] = decode_record(raw, topic).items
+    assert isinstance(item, Event), item
+    return item

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from adapters.publisher import Publisher
 from streams import deadletter
 from tests.events import contact_event
 from tests.integration.stack import Stack, eventually, produce
@@ -103,6 +104,55 @@ async def test_malformed_event_is_dead_lettered_and_counting_goes_on(stack: Stac
     async with __import__("httpx").AsyncClient() as client:
         worker_metrics = (await client.get(stack.worker_metrics)).text
     assert 'cxpulse_events_deadlettered_total{reason="not_json",topic="cx.calls"}' in worker_metrics
+
+
+async def test_batched_records_count_every_event_and_dead_letter_a_bad_one_alone(stack: Stack) -> None:
+    queue = f"batch-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    # 30 contacts, each offered then answered after 10 s, published 7 events to a record.
+    events = [
+        event
+        for n in range(30)
+        for event in (
+            contact_event("offered", f"{queue}-c{n}", now - 60, queue),
+            contact_event("answered", f"{queue}-c{n}", now - 50, queue),
+        )
+    ]
+    async with Publisher(stack.bootstrap, events_per_record=7) as publisher:
+        assert await publisher.publish(events) == 60
+    # One record by hand: a good offer, an event breaking the schema, a good abandon after 45 s.
+    bad = contact_event("offered", f"{queue}-bad", now, queue, wait_s="long")
+    mixed = [
+        contact_event("offered", f"{queue}-m", now - 50, queue),
+        bad,
+        contact_event("abandoned", f"{queue}-m", now - 5, queue),
+    ]
+    await produce(stack.bootstrap, [("cx.calls", f"{queue}-m".encode(), json.dumps(mixed).encode())])
+
+    async def counted() -> dict[str, Any] | None:
+        row = await kpi_row(stack, queue)
+        return row if row and row["offered"] == 31 and row["abandoned"] == 1 else None
+
+    row = await eventually(counted, 90, "31 offers and one abandon from batched records")
+    assert row["answered"] == 30 and row["asa_s"] == 10.0 and row["abandon_rate"] == 1 / 31
+
+    consumer = AIOKafkaConsumer("cx.deadletter", bootstrap_servers=stack.bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        found: list[tuple[bytes, dict[str, str]]] = []
+
+        async def letter() -> bool:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found.extend((r.value, deadletter.describe(r.headers)) for r in records if queue.encode() in r.value)
+            return bool(found)
+
+        await eventually(letter, 60, "the bad event of the batched record in cx.deadletter")
+    finally:
+        await consumer.stop()
+    [(value, headers)] = found
+    assert json.loads(value) == bad
+    assert headers[deadletter.KIND] == "schema" and headers[deadletter.SOURCE_INDEX] == "1"
+    assert headers[deadletter.REASON].startswith("array element 1: schema:")
 
 
 async def test_health_and_readiness(stack: Stack) -> None:

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from streams import topics
-from streams.contract import InvalidEvent, decode, parse_time, record_key
-from tests.events import contact_event
+from streams.contract import Event, InvalidEvent, Rejected, decode_record, parse_time, record_key
+from tests.events import contact_event, decode
 
 
 def test_valid_contact_event_parses_with_epoch_time() -> None:
@@ -22,7 +22,7 @@ def test_valid_contact_event_parses_with_epoch_time() -> None:
     ("raw", "kind", "fragment"),
     [
         (b"{not json", "not_json", "not JSON"),
-        (b"[1, 2]", "not_object", "not a JSON object"),
+        (b'"text"', "not_object", "not a JSON object or array"),
         (b"\xff\xfe", "not_json", "not JSON"),
         (json.dumps({"type": "contact.offered"}).encode(), "schema", "must contain"),
     ],
@@ -85,3 +85,22 @@ def test_contact_event_on_the_survey_topic_is_refused() -> None:
 def test_record_key_is_customer_then_contact() -> None:
     assert record_key({"contact_id": "c9", "customer_id": "u1"}) == b"u1"
     assert record_key({"contact_id": "c9", "customer_id": None}) == b"c9"
+
+
+def test_a_batched_record_yields_its_events_and_judges_each_alone() -> None:
+    good = contact_event("offered", "c1", 0.0)
+    bad = {"type": "contact.offered"}
+    raw = json.dumps([good, bad, 7, {**good, "event_id": "other"}]).encode()
+    decoded = decode_record(raw, topics.CALLS)
+    assert decoded.batched
+    first, second, third, fourth = decoded.items
+    assert isinstance(first, Event) and first.event_id == good["event_id"]
+    assert isinstance(second, Rejected) and second.index == 1 and second.element == bad
+    assert second.error.kind == "schema" and str(second.error).startswith("array element 1: schema:")
+    assert isinstance(third, Rejected) and third.error.kind == "not_object"
+    assert isinstance(fourth, Event) and fourth.event_id == "other"
+
+
+def test_a_one_event_record_is_not_batched_and_an_empty_array_holds_nothing() -> None:
+    assert not decode_record(json.dumps(contact_event("offered", "c1", 0.0)).encode(), topics.CALLS).batched
+    assert decode_record(b"[]", topics.CALLS).items == []

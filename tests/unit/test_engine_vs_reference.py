@@ -23,7 +23,8 @@ from kpis.book import KpiBook
 from kpis.state import INTERVAL, PartitionState
 from kpis.windows import Span
 from service.settings import QueueOverrides, ServiceLevelFormula, Settings
-from streams.contract import decode, record_key
+from streams.contract import record_key
+from tests.events import decode
 from streams.topics import SOURCE_TOPICS
 from tests import reference
 from tests.traffic import arrival_order, assert_matches, reference_rules, simulated

@@ -9,7 +9,7 @@ from kpis.buckets import BucketStats
 from kpis.state import INTERVAL, MINUTE, Bucket, BucketKey, Outcome, PartitionState
 from service.settings import QueueOverrides, Settings
 from streams import topics
-from streams.contract import decode
+from tests.events import decode
 from tests.events import contact_event
 
 T0 = 1_800_000_000.0  # on a 15-minute boundary: 1_800_000_000 / 900 is whole
