@@ -7,11 +7,11 @@ of the snapshot topics (no consumer group) and applies records to its own ``KpiB
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -121,10 +121,12 @@ class SnapshotReader:
     def _apply(self, topic: str, raw_key: bytes | None, raw_value: bytes | None) -> None:
         if raw_key is None:
             return
-        key = json.loads(raw_key)
-        value: Any = None if raw_value is None else json.loads(raw_value)
+        key = orjson.loads(raw_key)
+        value: Any = None if raw_value is None else orjson.loads(raw_value)
         if key[0] == "waiting":
             self.book.put_waiting(int(key[1]), {(q, c): (int(n), float(oldest)) for q, c, n, oldest in value or ()})
+        elif key[0] == "alive":
+            return
         elif key[0] == "progress":
             self._progress[topic][int(key[1])] = {k: int(v) for k, v in (value or {}).items()}
         else:

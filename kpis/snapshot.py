@@ -10,8 +10,9 @@ its offset marks), ``["c", p, customer_id]`` (a customer's recent offered contac
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
+
+import orjson
 
 from kpis.buckets import BucketStats
 from kpis.state import Bucket, BucketKey
@@ -35,7 +36,9 @@ def intervals_topic(app_id: str) -> str:
 
 
 def _dump(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    """orjson: the worker encodes every changed bucket of every batch, and the stdlib encoder was a
+    tenth of its time."""
+    return orjson.dumps(value)
 
 
 def bucket_table_key(partition: int, key: BucketKey) -> bytes:
@@ -51,7 +54,7 @@ def meta_table_key(partition: int) -> bytes:
 
 
 def decode_table_key(raw: bytes) -> tuple[str, int, list[Any]]:
-    kind, partition, *rest = json.loads(raw)
+    kind, partition, *rest = orjson.loads(raw)
     return str(kind), int(partition), rest
 
 
@@ -60,7 +63,7 @@ def encode_bucket(bucket: Bucket) -> bytes:
 
 
 def decode_bucket(raw: bytes) -> Bucket:
-    data = json.loads(raw)
+    data = orjson.loads(raw)
     return Bucket(BucketStats.from_json(data["stats"]), [{k: int(v) for k, v in m.items()} for m in data["marks"]])
 
 
@@ -75,6 +78,11 @@ def snapshot_bucket_key(partition: int, key: BucketKey) -> bytes:
 
 def snapshot_waiting_key(partition: int) -> bytes:
     return _dump(["waiting", partition])
+
+
+def snapshot_alive_key(worker: str) -> bytes:
+    """A worker's periodic sign of life: an idle worker's numbers are current, not stale."""
+    return _dump(["alive", worker])
 
 
 def snapshot_progress_key(partition: int) -> bytes:

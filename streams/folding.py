@@ -17,8 +17,9 @@ the closed horizon) and the tombstones of the closed buckets are written.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import os
+import socket
 import time
 from collections import defaultdict
 from typing import Any, Iterable, cast
@@ -58,6 +59,9 @@ class Folder:
         self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
+        self._unflushed: set[int] = set()
+        self._flushed_at = 0.0
+        self._worker_id = f"{socket.gethostname()}-{os.getpid()}"
         self.lock = asyncio.Lock()
         repeat_days = max(
             [settings.defaults.repeat_contact_days]
@@ -98,7 +102,7 @@ class Folder:
             if owner != partition or raw_value is None:
                 continue
             if kind == "m":
-                meta = json.loads(raw_value)
+                meta = orjson.loads(raw_value)
                 state.restore_meta(meta)
                 low = {k: int(v) for k, v in meta.get("low_offsets", {}).items()}
             else:
@@ -107,7 +111,7 @@ class Folder:
             if kind == "b":
                 state.restore_bucket(snapshot.bucket_key_from(rest), snapshot.decode_bucket(raw_value))
             elif kind == "c":
-                state.restore_customer(str(rest[0]), json.loads(raw_value))
+                state.restore_customer(str(rest[0]), orjson.loads(raw_value))
         return low
 
     def _consumer(self) -> AIOKafkaConsumer:
@@ -250,9 +254,20 @@ class Folder:
         for topic, count in counted.items():
             metrics.EVENTS_PROCESSED.labels(topic).inc(count)
             metrics.LAST_EVENT_TIME.labels(topic).set(newest[topic])
-        for partition in touched:
+        self._unflushed |= touched
+        if now - self._flushed_at >= self._settings.worker.flush_interval_seconds:
+            await self.flush_pending()
+
+    async def flush_pending(self) -> None:
+        """Write what batches changed since the last write. Not after every batch: each write sends
+        every changed bucket three times (two snapshot topics and the changelog), so under load the
+        batches between two writes share those sends. Effects not yet written are safe: a worker
+        taking over re-reads from the resume point and adds what the written marks do not hold."""
+        for partition in self._unflushed:
             if partition in self._states:
                 await self.flush(partition, close=False)
+        self._unflushed.clear()
+        self._flushed_at = time.monotonic()
 
     def _check_sequence(self, topic: str, partition: int, offset: int) -> int | None:
         """Records of a partition should come one offset after the other. Returns the first skipped
@@ -321,6 +336,9 @@ class Folder:
         """Periodic: close buckets, persist resume points, refresh gauges (also while no events come)."""
         for partition in list(self._states):
             await self.flush(partition, close=True)
+        self._unflushed.clear()
+        alive = snapshot.encode_json({"at": time.time(), "partitions": sorted(self._states)})
+        self._snapshots[MINUTE].send_soon(key=snapshot.snapshot_alive_key(self._worker_id), value=alive, partition=0)
         states = self._states.values()
         metrics.CONTACTS_TRACKED.set(sum(s.contacts_tracked for s in states))
         metrics.CUSTOMERS_TRACKED.set(sum(s.customers_tracked for s in states))
@@ -363,6 +381,11 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
         async for batch in batches(settings.worker.batch_max_events, settings.worker.batch_max_seconds):
             async with folder.lock:
                 await folder.fold(batch)
+
+    @app.timer(settings.worker.flush_interval_seconds)
+    async def flush() -> None:
+        async with folder.lock:
+            await folder.flush_pending()
 
     @app.timer(CLOSE_INTERVAL_S)
     async def close() -> None:
