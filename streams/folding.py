@@ -281,20 +281,38 @@ class Folder:
         return expected if offset > expected else None
 
     def _close_watermark(self, partition: int, state: PartitionState) -> float:
-        """Event time that closing follows: the slowest source topic still delivering records, so a
-        topic read ahead of another (brokers may hand out one partition's backlog long before
-        another's) does not close buckets early, and an idle one does not hold them back. Right after
-        taking a partition over, every source topic counts, delivering yet or not."""
+        """Event time that closing follows: the slowest source topic still delivering records or with
+        records left to read, so a topic read ahead of another (a backlog is handed out one partition
+        at a time, and a busy worker may not see a topic for a while) does not close buckets early,
+        and an idle one does not hold them back. A topic with a backlog but no event seen yet holds
+        closing back entirely, as does every topic right after taking a partition over."""
         now = time.monotonic()
         if now - self._owned_since.get(partition, now) < IDLE_AFTER_S:
             if set(state.watermarks) < set(topics.SOURCE_TOPICS):
                 return 0.0
             return min(state.watermarks.values())
+        behind = {topic for topic in topics.SOURCE_TOPICS if self._behind(topic, partition, state)}
+        if behind - set(state.watermarks):
+            return 0.0
         seen = self._last_record.get(partition, {})
-        active = [wm for topic, wm in state.watermarks.items() if now - seen.get(topic, -IDLE_AFTER_S) < IDLE_AFTER_S]
+        active = [
+            wm for topic, wm in state.watermarks.items()
+            if topic in behind or now - seen.get(topic, -IDLE_AFTER_S) < IDLE_AFTER_S
+        ]
         if active:
             return min(active)
         return max(state.watermarks.values(), default=0.0)
+
+    def _behind(self, topic: str, partition: int, state: PartitionState) -> bool:
+        """Records of the topic wait beyond what was processed (as of the consumer's last fetch)."""
+        try:
+            highwater = self._app.consumer.highwater(TP(topic, partition))
+        except AssertionError:  # aiokafka's answer for a partition not (or no longer) assigned
+            return False
+        if highwater is None:
+            return False
+        processed = state.processed.get(topic)
+        return (0 if processed is None else processed + 1) < highwater
 
     async def flush(self, partition: int, close: bool) -> None:
         state = self._states[partition]
