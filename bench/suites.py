@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api
+from bench import api, pipeline
 
 
 @dataclass(frozen=True)
@@ -27,4 +27,8 @@ class Suite:
         return parser.parse_args([])
 
 
-SUITES: tuple[Suite, ...] = (Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),)
+# In this order when ``cxpulse bench`` runs them all (bench.combined).
+SUITES: tuple[Suite, ...] = (
+    Suite(pipeline.NAME, pipeline.SUMMARY, pipeline.DESCRIPTION, pipeline.add_arguments, pipeline.run),
+    Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),
+)

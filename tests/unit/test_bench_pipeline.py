@@ -1,0 +1,211 @@
+"""The pipeline bench's pure parts against hand-worked events: what the ceiling consumer counts, how the
+served history is summed, how disagreements are found, and the figures derived from them."""
+
+import json
+
+import pytest
+
+from bench.ceiling import Tally
+from bench.exactness import compare, differences, history_counts
+from bench.freshness import offered_by_queue, probe_event, probes_target, rfc3339
+from bench.pipeline import Progress, group_join_s, state_growth_notes, targets
+from bench.profile import summarize_collapsed
+from bench.publishing import behind, merge_ends
+from bench.week import by_day
+
+
+def event(
+    kind: str, contact: str, queue: str | None = "billing", channel: str | None = "voice", **extra: object
+) -> dict:
+    found = {"event_id": f"{contact}-{kind}", "type": kind, "time": "2026-03-10T10:00:00Z", "contact_id": contact}
+    if queue is not None:
+        found["queue"] = queue
+    if channel is not None:
+        found["channel"] = channel
+    return {**found, **extra}
+
+
+# Two contacts in billing/voice (one answered and handled, one abandoned), one chat in support answered
+# but not ended yet, a survey naming its queue and one that leaves it to its contact (c2, billing/voice,
+# whose events come after the survey, as they may from another topic).
+EVENTS = [
+    event("contact.offered", "c1"),
+    event("contact.answered", "c1", wait_s=12),
+    event("contact.ended", "c1", talk_s=100),
+    event("contact.wrapup_ended", "c1", acw_s=30),
+    event("survey.submitted", "c1", csat=5),
+    event("survey.submitted", "c2", queue=None, channel=None, nps=9),
+    event("contact.offered", "c2"),
+    event("contact.abandoned", "c2", wait_s=40),
+    event("contact.offered", "c3", queue="support", channel="chat"),
+    event("contact.answered", "c3", queue="support", channel="chat", wait_s=3),
+]
+# offered, answered, abandoned, handled, surveys
+EXPECTED = {("billing", "voice"): [2, 1, 1, 1, 2], ("support", "chat"): [1, 1, 0, 0, 0]}
+
+
+def tally_events(events: list[dict]) -> Tally:
+    tally = Tally()
+    for item in events:
+        tally.add_event(item)
+    assert tally.resolve() == 0
+    return tally
+
+
+def test_the_ceiling_counts_by_queue_and_channel_and_gives_a_bare_survey_its_contacts_queue() -> None:
+    tally = tally_events(EVENTS)
+    assert tally.counts == EXPECTED
+    assert tally.events == len(EVENTS)
+
+
+def test_records_holding_one_object_or_an_array_of_events_count_the_same() -> None:
+    single, batched = Tally(), Tally()
+    for item in EVENTS:
+        single.add_record(json.dumps(item).encode())
+    batched.add_record(json.dumps(EVENTS[:4]).encode())
+    batched.add_record(json.dumps(EVENTS[4]).encode())
+    batched.add_record(json.dumps(EVENTS[5:]).encode())
+    assert single.resolve() == batched.resolve() == 0
+    assert single.counts == batched.counts == EXPECTED
+    assert (single.records, batched.records) == (len(EVENTS), 3)
+    assert single.events == batched.events == len(EVENTS)
+
+
+def test_a_survey_whose_contact_never_came_is_reported_not_counted() -> None:
+    tally = Tally()
+    tally.add_event(event("survey.submitted", "c9", queue=None, channel=None, csat=1))
+    assert tally.resolve() == 1
+    assert tally.counts == {}
+
+
+def history_row(queue: str, channel: str, day: str, *, offered: int, answered: int = 0, abandoned: int = 0,
+                short_abandoned: int = 0, handled: int = 0, surveys: int = 0) -> dict:  # fmt: skip
+    return {"queue": queue, "channel": channel, "date": day, "offered": offered, "answered": answered,
+            "abandoned": abandoned, "short_abandoned": short_abandoned, "handled": handled, "surveys": surveys}  # fmt: skip
+
+
+def test_history_is_summed_over_days_without_roll_ups_and_short_abandons_count_as_abandons() -> None:
+    rows = [
+        history_row("billing", "voice", "2026-03-10", offered=1, answered=1, handled=1, surveys=1),
+        history_row("billing", "voice", "2026-03-11", offered=1, short_abandoned=1, surveys=1),
+        history_row("support", "chat", "2026-03-10", offered=1, answered=1),
+        history_row("*", "voice", "2026-03-10", offered=1, answered=1, handled=1, surveys=1),
+        history_row("billing", "*", "2026-03-10", offered=1, answered=1, handled=1, surveys=1),
+        history_row("*", "*", "2026-03-10", offered=2, answered=2, handled=1, surveys=1),
+    ]
+    assert history_counts(rows) == EXPECTED
+
+
+def test_equal_counts_compare_exact() -> None:
+    result = compare({"published": EXPECTED, "ceiling": tally_events(EVENTS).counts, "pipeline": dict(EXPECTED)})
+    assert result["exact"] is True
+    assert result["mismatches"] == 0
+    assert result["pairs"] == 2
+    assert result["totals"]["pipeline"] == {"offered": 3, "answered": 2, "abandoned": 1, "handled": 1, "surveys": 2}
+
+
+def test_every_disagreement_is_named_with_each_sources_number_and_a_missing_pair_counts_as_zeros() -> None:
+    served = {("billing", "voice"): [2, 1, 0, 1, 2]}  # one abandon lost, support/chat never served
+    found = differences({"ceiling": EXPECTED, "pipeline": served})
+    assert found == [
+        {"queue": "billing", "channel": "voice", "count": "abandoned", "ceiling": 1, "pipeline": 0},
+        {"queue": "support", "channel": "chat", "count": "offered", "ceiling": 1, "pipeline": 0},
+        {"queue": "support", "channel": "chat", "count": "answered", "ceiling": 1, "pipeline": 0},
+    ]
+    assert compare({"ceiling": EXPECTED, "pipeline": served})["exact"] is False
+
+
+def test_the_rate_counts_only_what_was_counted_after_the_first_progress() -> None:
+    # 1,000 records holding 100,000 events; 100 records were already counted at the first look (t=10),
+    # all at t=19: 900 records' worth of events (90,000) in 9 s.
+    progress = Progress(records=1000, first_at=10.0, first_records=100, last_at=19.0, last_records=1000)
+    assert progress.done
+    assert progress.events_per_s(100_000) == pytest.approx(10_000.0)
+    assert Progress(records=1000).events_per_s(100_000) is None
+
+
+def test_the_group_join_is_from_the_consumer_starting_to_the_assignment() -> None:
+    assert group_join_s({"worker_starting": 100.5, "partitions_assigned": 105.75}) == 5.25
+    assert group_join_s({"worker_starting": 100.5}) is None
+
+
+def test_targets_are_met_at_their_bounds_and_missed_without_a_value() -> None:
+    result = {
+        "pipeline": {"ratio_to_ceiling": 0.25},
+        "freshness": {"delay_s": {"p99": 1.0}},
+        "memory": {"day7_to_day1": 1.2},
+        "exactness": {"exact": True},
+    }
+    assert all(check["met"] for check in targets(result).values())
+    assert not any(check["met"] for check in targets({}).values())
+    assert targets({"pipeline": {"ratio_to_ceiling": 0.249}})["pipeline_share_of_ceiling"]["met"] is False
+
+
+def test_acknowledged_offsets_merge_to_the_highest_and_what_is_behind_them() -> None:
+    ends = {("cx.calls", 0): 10}
+    merge_ends(ends, {("cx.calls", 0): 7, ("cx.chats", 1): 4})
+    assert ends == {("cx.calls", 0): 10, ("cx.chats", 1): 4}
+    # A partition the API does not list yet is wholly behind; one past its end counts as caught up.
+    assert behind(ends, {("cx.calls", 0): 12}) == 4
+    assert behind(ends, {("cx.calls", 0): 6, ("cx.chats", 1): 4}) == 4
+
+
+def test_a_probe_is_an_offered_contact_now_in_its_lanes_queue_and_the_poll_reads_offered_per_queue() -> None:
+    probe = probe_event("run", 3, 2, 1773136800.25)
+    assert probe["type"] == "contact.offered"
+    assert probe["time"] == "2026-03-10T10:00:00.250Z"
+    assert (probe["queue"], probe["channel"], probe["customer_id"]) == ("bench-probe-2", "voice", None)
+    assert probes_target(2) == "/v1/kpis?queue=bench-probe-1&queue=bench-probe-2&channel=voice&window=15m"
+    body = json.dumps({"items": [{"queue": "bench-probe-1", "offered": 4}, {"queue": "bench-probe-2", "offered": 0}]})
+    assert offered_by_queue(body.encode()) == {"bench-probe-1": 4, "bench-probe-2": 0}
+    assert rfc3339(0.0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_a_stream_splits_into_utc_days() -> None:
+    stream = [{"time": t} for t in ("2026-03-10T23:59:59.999Z", "2026-03-11T00:00:00.000Z", "2026-03-11T12:00:00.000Z")]
+    assert [len(day) for day in by_day(stream)] == [1, 2]
+
+
+def test_the_profile_summary_adds_up_samples_per_function_itself_and_with_its_callees() -> None:
+    collapsed = "\n".join([
+        "main (app.py:1);fold (folding.py:10);decode (contract.py:5) 6",
+        "main (app.py:1);fold (folding.py:12);apply (state.py:40) 3",
+        "main (app.py:1);fold (folding.py:12) 1",
+    ])  # fmt: skip
+    summary = summarize_collapsed(collapsed, top=3)
+    assert summary["samples"] == 10
+    assert summary["self"] == [
+        {"function": "decode (contract.py)", "share": 0.6},
+        {"function": "apply (state.py)", "share": 0.3},
+        {"function": "fold (folding.py)", "share": 0.1},
+    ]
+    assert summary["inclusive"][:2] == [
+        {"function": "main (app.py)", "share": 1.0},
+        {"function": "fold (folding.py)", "share": 1.0},
+    ]
+    assert summary["worker_code_inclusive"] == []  # none of these files is under streams/ or kpis/
+
+
+def test_the_profile_summary_picks_out_the_workers_own_code() -> None:
+    collapsed = "\n".join([
+        "main (service/cli.py:1);fold (streams/folding.py:10);to_json (kpis/buckets.py:5);dumps (json/__init__.py:9) 3",
+        "main (service/cli.py:1);select (selectors.py:3) 1",
+    ])  # fmt: skip
+    assert summarize_collapsed(collapsed)["worker_code_inclusive"] == [
+        {"function": "fold (streams/folding.py)", "share": 0.75},
+        {"function": "to_json (kpis/buckets.py)", "share": 0.75},
+    ]
+
+
+def test_state_that_grows_over_the_week_is_named_even_when_memory_looks_flat() -> None:
+    def day(rss: float, buckets: float, contacts: float, customers: float) -> dict:
+        return {"rss_mb": rss, "buckets": buckets, "contacts": contacts, "customers": customers}
+
+    memory = {
+        "days": [day(1000, 900, 2400, 10_000), *[day(1050, 900, 2400, 10_000)] * 5, day(1100, 1000, 2800, 70_000)]
+    }
+    [note] = state_growth_notes(memory)
+    assert "customers 10,000 -> 70,000" in note
+    assert "buckets" not in note and "contacts" not in note  # grew, but by less than 20%
+    assert state_growth_notes({"days": [day(1000, 900, 2400, 10_000)] * 7}) == []
+    assert state_growth_notes(None) == []
