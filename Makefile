@@ -23,7 +23,7 @@ system:
 run: $(STAMP)
 	$(BIN)/cxpulse --config deploy/cxpulse.example.yaml run --simulate
 
-# Every benchmark suite with its defaults (a few minutes); figures in bench/results/*-latest.json.
+# Every benchmark suite with its defaults (about 12 minutes); all figures in bench/results/latest.json.
 bench: $(STAMP)
 	$(BIN)/cxpulse bench
 

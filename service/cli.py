@@ -192,9 +192,9 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 BENCH_DESCRIPTION = """\
 Measure cxpulse on this machine and print one table per suite; each suite also writes its figures, the
 machine (CPUs, Python and library versions) and its parameters as JSON to bench/results/. A suite
-starts its own `cxpulse run --simulate` on free ports with a clean environment (your CXPULSE_*
-variables are ignored; --config is passed on) and stops it at the end. Without SUITE every suite runs
-with its defaults. Benchmarks take minutes and load the whole machine: run them on an otherwise idle one.
+starts its own broker, worker and API on free ports with a clean environment (your CXPULSE_*
+variables are ignored; --config is passed on) and stops them at the end. Without SUITE every suite
+runs with its defaults and bench/results/latest.json holds all of their figures. Benchmarks take minutes and load the whole machine: run them on an otherwise idle one.
 
 suites (`cxpulse bench SUITE --help` for how each is measured and its options):"""
 
