@@ -1,6 +1,7 @@
 """The API's /metrics: KPI counters, a wait histogram, rolling-window and live gauges, pipeline health.
 
-Everything is computed at scrape time from the snapshot book, so an event costs nothing here.
+Counters come from the snapshot book at scrape time, gauges from the rows the API serves, so an event
+costs nothing here.
 Counters count what this process has seen counted since it became ready (a restart is a counter
 reset, which rate() and increase() handle); a value held back by a worker re-publishing an older
 bucket is held at its maximum, never lowered. Gauges with an empty denominator are left out rather
@@ -18,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from api.snapshots import SnapshotReader
+from api.view import KpiView
 from kpis.book import ALL
 from kpis.buckets import BucketStats
 from kpis.windows import ROLLING
@@ -95,8 +97,9 @@ class _Held:
 
 
 class KpiCollector(Collector):
-    def __init__(self, reader: SnapshotReader, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, reader: SnapshotReader, view: KpiView, clock: Callable[[], float] = time.time) -> None:
         self._reader = reader
+        self._view = view
         self._clock = clock
         self._held = _Held()
 
@@ -104,7 +107,7 @@ class KpiCollector(Collector):
         now = self._clock()
         if self._reader.ready.is_set():
             yield from self._counters()
-        yield from self._gauges(now)
+        yield from self._gauges()
         yield from self._health(now)
 
     def _counters(self) -> Iterator[Metric]:
@@ -154,7 +157,8 @@ class KpiCollector(Collector):
         yield resolution
         yield waits
 
-    def _gauges(self, now: float) -> Iterator[Metric]:
+    def _gauges(self) -> Iterator[Metric]:
+        """From the rows the API serves (the view's current frame), not computed again per scrape."""
         families = {
             name: GaugeMetricFamily(metric, help_text, labels=["queue", "channel", "window"])
             for name, metric, help_text in WINDOW_GAUGES
@@ -164,7 +168,7 @@ class KpiCollector(Collector):
             "cxpulse_longest_waiting_seconds", "Age of the oldest contact waiting now.", labels=["queue", "channel"]
         )
         for window in ROLLING:
-            for row in self._reader.book.rows(window, now):
+            for row in self._view.frame.rows.get(window, {}).values():
                 if ALL in (row["queue"], row["channel"]):
                     continue
                 labels = [row["queue"], row["channel"], window.value]
@@ -205,7 +209,7 @@ class KpiCollector(Collector):
             yield family
 
 
-def build_registry(reader: SnapshotReader) -> CollectorRegistry:
+def build_registry(reader: SnapshotReader, view: KpiView) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(KpiCollector(reader))
+    registry.register(KpiCollector(reader, view))
     return registry

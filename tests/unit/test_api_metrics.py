@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics import KpiCollector
+from api.view import KpiView
 from kpis.book import KpiBook
 from kpis.buckets import BucketStats
 from kpis.state import INTERVAL, BucketKey
@@ -25,9 +26,17 @@ class FakeReader:
         self.lag_by_topic = {"cx.calls": 7}
         self.records = 12
         self.registry: CollectorRegistry | None = None
+        self.changed = asyncio.Event()
+        self.view = KpiView(self, refresh_seconds=1.0, heartbeat_seconds=15.0, clock=lambda: T0 + 30)  # type: ignore[arg-type]
 
     def age_seconds(self, now: float) -> float:
         return 1.5
+
+    def stale(self, now: float) -> bool:
+        return False
+
+    def processed(self) -> dict[tuple[str, int], int]:
+        return {}
 
     def become_ready(self) -> None:
         self.totals_at_ready = {pair: BucketStats.merged((s,)) for pair, s in self.book.running_totals().items()}
@@ -38,7 +47,7 @@ def scrape(reader: FakeReader) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     """One scrape of the reader's collector (one per reader: counters hold values between scrapes)."""
     if reader.registry is None:
         reader.registry = CollectorRegistry()
-        reader.registry.register(KpiCollector(reader, clock=lambda: T0 + 30))  # type: ignore[arg-type]
+        reader.registry.register(KpiCollector(reader, reader.view, clock=lambda: T0 + 30))  # type: ignore[arg-type]
     text = generate_latest(reader.registry).decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -132,7 +141,10 @@ def test_promtool_finds_nothing_to_complain_about() -> None:
     stats.add_wait(12)
     reader.book.put(0, interval("sales", T0), stats)
     reader.book.put(0, BucketKey(60, "sales", "voice", T0 - 60), stats)
+    reader.view.refresh()
     registry = CollectorRegistry()
-    registry.register(KpiCollector(reader, clock=lambda: T0 + 30))  # type: ignore[arg-type]
-    result = subprocess.run(["promtool", "check", "metrics"], input=generate_latest(registry), capture_output=True)
+    registry.register(KpiCollector(reader, reader.view, clock=lambda: T0 + 30))  # type: ignore[arg-type]
+    exposition = generate_latest(registry)
+    assert b'cxpulse_window_offered_contacts{channel="voice",queue="sales",window="15m"} 2.0' in exposition
+    result = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
     assert result.returncode == 0 and not result.stdout and not result.stderr, result.stdout + result.stderr
