@@ -122,19 +122,20 @@ class SnapshotReader:
         if raw_key is None:
             return
         key = orjson.loads(raw_key)
-        value: Any = None if raw_value is None else orjson.loads(raw_value)
         if key[0] == "waiting":
+            value: Any = None if raw_value is None else orjson.loads(raw_value)
             self.book.put_waiting(int(key[1]), {(q, c): (int(n), float(oldest)) for q, c, n, oldest in value or ()})
         elif key[0] == "alive":
             return
         elif key[0] == "progress":
+            value = None if raw_value is None else orjson.loads(raw_value)
             self._progress[topic][int(key[1])] = {k: int(v) for k, v in (value or {}).items()}
-        else:
-            partition, size, queue, channel, start = key
-            bucket = BucketKey(int(size), str(queue), str(channel), int(start))
-            self.book.put(int(partition), bucket, None if value is None else BucketStats.from_json(value))
-            if bucket.size == INTERVAL and bucket.start > self._newest_interval:
-                self._newest_interval = bucket.start
+        elif raw_value is not None:
+            partition, size, start = (int(part) for part in key)
+            for queue, channel, stats in snapshot.decode_slot_stats(raw_value):
+                self.book.put(partition, BucketKey(size, queue, channel, start), stats)
+            if size == INTERVAL and start > self._newest_interval:
+                self._newest_interval = start
 
     def prune(self, now: float) -> None:
         """Minute buckets only serve rolling windows; 15-minute history is kept for history_days

@@ -1,21 +1,26 @@
 """Wire formats: the worker's state table (its changelog is how a worker recovers) and the snapshot
 topics every API process reads.
 
-Table keys are JSON arrays whose second element is the source partition, since a worker's table
-holds the keys of all its partitions: ``["b", p, size, queue, channel, start]`` (an open bucket with
-its offset marks), ``["c", p, customer_id]`` (a customer's recent offered contacts) and
-``["m", p]`` (where to resume). Snapshot keys: ``[p, size, queue, channel, start]`` for a bucket,
-``["waiting", p]`` and ``["progress", p]`` for live values and processed offsets.
+Buckets travel a time slot at a time: one record holds every (queue, channel) bucket of one
+partition, size and start, so a write costs one record per slot touched rather than one per bucket
+(the stream framework's per-record cost was most of the worker's time). Keys are JSON arrays whose
+second element (first, on the snapshot topics) is the source partition:
+
+- table: ``["s", p, size, start]`` (a slot's open buckets with their offset marks), ``["o", p, n]``
+  (segment n of the customers' offered contacts, appended to and sealed at a size) and ``["m", p]``
+  (where to resume);
+- snapshots: ``[p, size, start]`` (a slot's counters), ``["waiting", p]`` and ``["progress", p]``
+  (live values and processed offsets), ``["alive", worker]``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Iterable
 
 import orjson
 
 from kpis.buckets import BucketStats
-from kpis.state import Bucket, BucketKey
+from kpis.state import Bucket, Slot, Offer
 
 STATE_TABLE: Final = "state"
 
@@ -41,12 +46,12 @@ def _dump(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-def bucket_table_key(partition: int, key: BucketKey) -> bytes:
-    return _dump(["b", partition, key.size, key.queue, key.channel, key.start])
+def slot_table_key(partition: int, slot: Slot) -> bytes:
+    return _dump(["s", partition, slot[0], slot[1]])
 
 
-def customer_table_key(partition: int, customer_id: str) -> bytes:
-    return _dump(["c", partition, customer_id])
+def offers_table_key(partition: int, segment: int) -> bytes:
+    return _dump(["o", partition, segment])
 
 
 def meta_table_key(partition: int) -> bytes:
@@ -58,22 +63,8 @@ def decode_table_key(raw: bytes) -> tuple[str, int, list[Any]]:
     return str(kind), int(partition), rest
 
 
-def encode_bucket(bucket: Bucket) -> bytes:
-    return _dump({"stats": bucket.stats.to_json(), "marks": bucket.marks})
-
-
-def decode_bucket(raw: bytes) -> Bucket:
-    data = orjson.loads(raw)
-    return Bucket(BucketStats.from_json(data["stats"]), [{k: int(v) for k, v in m.items()} for m in data["marks"]])
-
-
-def bucket_key_from(rest: list[Any]) -> BucketKey:
-    size, queue, channel, start = rest
-    return BucketKey(int(size), str(queue), str(channel), int(start))
-
-
-def snapshot_bucket_key(partition: int, key: BucketKey) -> bytes:
-    return _dump([partition, key.size, key.queue, key.channel, key.start])
+def snapshot_slot_key(partition: int, slot: Slot) -> bytes:
+    return _dump([partition, slot[0], slot[1]])
 
 
 def snapshot_waiting_key(partition: int) -> bytes:
@@ -93,5 +84,39 @@ def encode_json(value: Any) -> bytes:
     return _dump(value)
 
 
-def encode_stats(stats: BucketStats) -> bytes:
-    return _dump(stats.to_json())
+def stats_entry(queue: str, channel: str, stats: BucketStats) -> bytes:
+    """One bucket's element of a snapshot slot record."""
+    return _dump([queue, channel, stats.to_json()])
+
+
+def bucket_entry(queue: str, channel: str, bucket: Bucket) -> bytes:
+    """One bucket's element of a table slot record: counters and offset marks."""
+    return _dump([queue, channel, bucket.stats.to_json(), bucket.marks])
+
+
+def offer_entry(customer_id: str, offer: Offer) -> bytes:
+    return _dump([customer_id, offer.at, offer.contact_id, offer.event_id, offer.queue, offer.channel,
+                  offer.repeat, offer.source[0], offer.source[1]])  # fmt: skip
+
+
+def join(entries: Iterable[bytes]) -> bytes:
+    """A JSON array of already encoded elements: unchanged buckets keep their encoding."""
+    return b"[" + b",".join(entries) + b"]"
+
+
+def decode_slot_stats(raw: bytes) -> list[tuple[str, str, BucketStats]]:
+    return [(str(q), str(c), BucketStats.from_json(stats)) for q, c, stats in orjson.loads(raw)]
+
+
+def decode_slot_buckets(raw: bytes) -> list[tuple[str, str, Bucket]]:
+    return [
+        (str(q), str(c), Bucket(BucketStats.from_json(stats), [{k: int(v) for k, v in m.items()} for m in marks]))
+        for q, c, stats, marks in orjson.loads(raw)
+    ]
+
+
+def decode_offers(raw: bytes) -> list[tuple[str, Offer]]:
+    return [
+        (str(customer), Offer(float(at), str(contact), str(event), str(q), str(c), bool(repeat), (str(topic), int(offset))))
+        for customer, at, contact, event, q, c, repeat, topic, offset in orjson.loads(raw)
+    ]

@@ -39,6 +39,8 @@ UNKNOWN = "unknown"
 CLOSED_MARK = "~closed"  # closing as a pseudo-topic: effects of closing are fenced by the boundary
 
 Source = tuple[str, int]
+Pair = tuple[str, str]
+Slot = tuple[int, int]  # (size, start): every (queue, channel) bucket of one time slot
 Marks = dict[str, int]
 Held = Callable[[Marks], bool]
 
@@ -114,7 +116,7 @@ class _Contact:
     pending: list[_Pending] = field(default_factory=list)
 
 
-class _Offer(NamedTuple):
+class Offer(NamedTuple):
     """One offered contact in a customer's history, ordered by (time, contact id, event id).
 
     Deduplication is by event id: contact ids are not always unique in recorded traffic."""
@@ -130,11 +132,14 @@ class _Offer(NamedTuple):
 
 @dataclass(slots=True)
 class Changes:
-    """What a flush must write: each changed bucket and customer once, closed buckets, and meta."""
+    """What a flush must write. Buckets go out a time slot at a time: one record carries every
+    (queue, channel) of a slot, so the number of records follows event time, not traffic."""
 
-    buckets: dict[BucketKey, Bucket]
-    closed: dict[BucketKey, Bucket]
-    customers: dict[str, list[_Offer] | None]
+    slots: dict[Slot, dict[Pair, Bucket]]  # every slot with a changed or closed bucket, whole
+    dirty: set[BucketKey]  # buckets whose counters or marks changed since the last call
+    closed: set[Slot]  # slots closed since the last call: final, no longer held
+    offers: list[tuple[str, Offer]]  # customers' offers added or re-flagged, in that order
+    offers_floor: float  # offers before this time are no longer needed
     waiting: dict[tuple[str, str], tuple[int, float]] | None
 
 
@@ -148,28 +153,27 @@ class PartitionState:
         self._contact_horizon_s = contact_horizon_s
         self._repeat_horizon_s = repeat_horizon_s
         self.buckets: dict[BucketKey, Bucket] = {}
+        self._slots: dict[Slot, dict[Pair, Bucket]] = {}
         self.closed_until = 0
         self.watermarks: dict[str, float] = {}
         self.processed: dict[str, int] = {}
         self._contacts: dict[str, _Contact] = {}
-        self._customers: dict[str, list[_Offer]] = {}
+        self._customers: dict[str, list[Offer]] = {}
         self._waiting: dict[str, tuple[str, str, float]] = {}
         self._dirty: set[BucketKey] = set()
-        self._dirty_customers: set[str] = set()
-        self._closed: dict[BucketKey, Bucket] = {}
+        self._offer_changes: list[tuple[str, Offer]] = []
+        self._offers_floor = 0.0
+        self._closed: dict[Slot, dict[Pair, Bucket]] = {}
         self._waiting_changed = False
 
     # -- restoring -------------------------------------------------------------------------
 
     def restore_bucket(self, key: BucketKey, bucket: Bucket) -> None:
         if key.start + key.size > self.closed_until:
-            self.buckets[key] = bucket
+            self._hold(key, bucket)
 
-    def restore_customer(self, customer_id: str, offers: list[list[Any]]) -> None:
-        self._customers[customer_id] = [
-            _Offer(float(a), str(c), str(e), str(q), str(ch), bool(r), (str(src[0]), int(src[1])))
-            for a, c, e, q, ch, r, src in offers
-        ]
+    def restore_customer(self, customer_id: str, offers: list[Offer]) -> None:
+        self._customers[customer_id] = sorted(offers)
 
     def restore_meta(self, meta: dict[str, Any]) -> None:
         self.closed_until = int(meta.get("closed_until", 0))
@@ -228,11 +232,19 @@ class PartitionState:
             key = BucketKey(size, queue, channel, int(at // size) * size)
             bucket = self.buckets.get(key)
             if bucket is None:
-                bucket = self.buckets[key] = Bucket(BucketStats())
+                bucket = self._hold(key, Bucket(BucketStats()))
             elif any(held(marks) for marks in bucket.marks):
                 continue
             self._dirty.add(key)
             yield bucket.stats
+
+    def _hold(self, key: BucketKey, bucket: Bucket) -> Bucket:
+        self.buckets[key] = bucket
+        slot = self._slots.get((key.size, key.start))
+        if slot is None:
+            slot = self._slots[key.size, key.start] = {}
+        slot[key.queue, key.channel] = bucket
+        return bucket
 
     def _offered(self, contact: _Contact, event: Event, source: Source) -> None:
         queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
@@ -386,8 +398,9 @@ class PartitionState:
         position = bisect.bisect_left(offers, (event.time, event.contact_id, event.event_id))
         previous = offers[position - 1] if position > 0 else None
         repeat = previous is not None and event.time - previous.at <= self._repeat_window(queue)
-        offer = _Offer(event.time, event.contact_id, event.event_id, queue, channel, repeat, source)
+        offer = Offer(event.time, event.contact_id, event.event_id, queue, channel, repeat, source)
         offers.insert(position, offer)
+        self._offer_changes.append((customer_id, offer))
         for stats in self._targets(queue, channel, event.time, _held(source)):
             stats.known_customer_offered += 1
         if repeat:
@@ -395,11 +408,11 @@ class PartitionState:
         if position + 1 < len(offers):
             later = offers[position + 1]
             if not later.repeat and later.at - event.time <= self._repeat_window(later.queue):
-                offers[position + 1] = later._replace(repeat=True)
+                offers[position + 1] = later = later._replace(repeat=True)
+                self._offer_changes.append((customer_id, later))
                 self._count_repeat(offers, position + 1)
-        self._dirty_customers.add(customer_id)
 
-    def _count_repeat(self, offers: list[_Offer], position: int) -> None:
+    def _count_repeat(self, offers: list[Offer], position: int) -> None:
         """Count the offer at ``position`` as a repeat. A bucket version holds that count when the
         offer and any earlier offer close enough to make it a repeat are within one of its mark
         vectors: which earlier offer happened to arrive first does not matter."""
@@ -427,9 +440,10 @@ class PartitionState:
             return
         self._settle_unknown_surveys(boundary)
         self.closed_until = boundary
-        for key in [k for k in self.buckets if k.start + k.size <= boundary]:
-            self._closed[key] = self.buckets.pop(key)
-            self._dirty.discard(key)
+        for slot in [s for s in self._slots if s[0] + s[1] <= boundary]:
+            buckets = self._closed[slot] = self._slots.pop(slot)
+            for queue, channel in buckets:
+                del self.buckets[BucketKey(slot[0], queue, channel, slot[1])]
         self._expire(watermark)
 
     def _settle_unknown_surveys(self, boundary: int) -> None:
@@ -452,32 +466,34 @@ class PartitionState:
             if self._waiting.pop(contact_id, None) is not None:
                 self._waiting_changed = True
         customer_floor = watermark - self._repeat_horizon_s - self._grace_s
+        self._offers_floor = max(self._offers_floor, customer_floor)
         for customer_id, offers in list(self._customers.items()):
             if offers[-1].at < customer_floor:
                 del self._customers[customer_id]
-                self._dirty_customers.add(customer_id)
                 continue
             settled = bisect.bisect_left(offers, (float(self.closed_until),))
             if settled > 1:
                 del offers[: settled - 1]
-                self._dirty_customers.add(customer_id)
 
     # -- reading out --------------------------------------------------------------------------
 
     def take_changes(self) -> Changes:
         """Everything changed since the last call, each reported once; changed buckets get their
         marks moved up to what has been processed, since they now hold every effect up to there."""
-        buckets = {}
         processed = {**self.processed, CLOSED_MARK: self.closed_until}
+        slots = dict(self._closed)
         for key in self._dirty:
-            bucket = self.buckets[key]
+            bucket = self.buckets.get(key)
+            if bucket is None:  # closed since: final, its marks no longer matter
+                continue
             bucket.marks = frontier([*bucket.marks, processed])
-            buckets[key] = bucket
-        customers = {c: self._customers.get(c) for c in self._dirty_customers}
+            slot = (key.size, key.start)
+            if slot not in slots:
+                slots[slot] = self._slots[slot]
         waiting = self.waiting_summary() if self._waiting_changed else None
-        changes = Changes(buckets, self._closed, customers, waiting)
+        changes = Changes(slots, self._dirty, set(self._closed), self._offer_changes, self._offers_floor, waiting)
         self._dirty = set()
-        self._dirty_customers = set()
+        self._offer_changes = []
         self._closed = {}
         self._waiting_changed = False
         return changes

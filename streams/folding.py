@@ -4,14 +4,13 @@ Per event the work is decoding, validation and a few dict operations; writes hap
 and per changed key, with the source partition chosen explicitly, because Faust's per-event table
 path costs far more than the arithmetic.
 
-Two outputs per partition:
+Two outputs per partition, both a time slot of buckets per record (kpis/snapshot.py):
 - the ``state`` table (a Faust table; its changelog is how a worker recovers): open buckets with
   their offset marks, customers' recent offered contacts, and a resume point;
 - the snapshot topics the API processes read: minute and 15-minute buckets, live waiting, progress.
 
-A flush writes in an order that makes a crash at any point safe to replay: snapshots, buckets,
-customers; and when buckets close, the producer is flushed before the resume point (which carries
-the closed horizon) and the tombstones of the closed buckets are written.
+What a flush writes, and in which order so that a crash at any point is safe to replay, is
+kpis/persistence.py's; this module sends it.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP, EventT, TableT
 
 from kpis import snapshot
+from kpis.persistence import PartitionWriter
 from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
 from kpis.windows import iso
 from service.settings import LateEvents, Settings
@@ -56,6 +56,7 @@ class Folder:
             for size, name in ((MINUTE, snapshot.minutes_topic(app_id)), (INTERVAL, snapshot.intervals_topic(app_id)))
         }
         self._states: dict[int, PartitionState] = {}
+        self._writers: dict[int, PartitionWriter] = {}
         self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
@@ -82,9 +83,11 @@ class Folder:
         if state is None:
             started = time.monotonic()
             state = PartitionState(self._settings.rules, *self._horizons)
-            low = self._restore(partition, state)
+            writer = PartitionWriter(partition)
+            low = writer.restore(state, self._table_entries(partition))
             rebuilt = await self._rebuild(partition, state, low)
             self._states[partition] = state
+            self._writers[partition] = writer
             self._last_record[partition] = {}
             self._owned_since[partition] = time.monotonic()
             log.info(
@@ -94,25 +97,11 @@ class Folder:
             )
         return state
 
-    def _restore(self, partition: int, state: PartitionState) -> dict[str, int]:
-        entries = []
-        low: dict[str, int] = {}
+    def _table_entries(self, partition: int) -> Iterable[tuple[str, list[Any], bytes]]:
         for raw_key, raw_value in self._table.data.items():
             kind, owner, rest = snapshot.decode_table_key(raw_key)
-            if owner != partition or raw_value is None:
-                continue
-            if kind == "m":
-                meta = orjson.loads(raw_value)
-                state.restore_meta(meta)
-                low = {k: int(v) for k, v in meta.get("low_offsets", {}).items()}
-            else:
-                entries.append((kind, rest, raw_value))
-        for kind, rest, raw_value in entries:
-            if kind == "b":
-                state.restore_bucket(snapshot.bucket_key_from(rest), snapshot.decode_bucket(raw_value))
-            elif kind == "c":
-                state.restore_customer(str(rest[0]), orjson.loads(raw_value))
-        return low
+            if owner == partition and raw_value is not None:
+                yield kind, rest, raw_value
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -210,6 +199,7 @@ class Folder:
         owned = set(partitions)
         for partition in [p for p in self._states if p not in owned]:
             del self._states[partition]
+            del self._writers[partition]
             self._last_record.pop(partition, None)
             self._owned_since.pop(partition, None)
             for topic in topics.SOURCE_TOPICS:
@@ -259,9 +249,8 @@ class Folder:
             await self.flush_pending()
 
     async def flush_pending(self) -> None:
-        """Write what batches changed since the last write. Not after every batch: each write sends
-        every changed bucket three times (two snapshot topics and the changelog), so under load the
-        batches between two writes share those sends. Effects not yet written are safe: a worker
+        """Write what batches changed since the last write. Not after every batch: under load the
+        batches between two writes share their slot records. Effects not yet written are safe: a worker
         taking over re-reads from the resume point and adds what the written marks do not hold."""
         for partition in self._unflushed:
             if partition in self._states:
@@ -318,30 +307,15 @@ class Folder:
         state = self._states[partition]
         if close:
             state.close(self._close_watermark(partition, state))
-        changes = state.take_changes()
-        for key, bucket in {**changes.buckets, **changes.closed}.items():
-            self._snapshots[key.size].send_soon(
-                key=snapshot.snapshot_bucket_key(partition, key), value=snapshot.encode_stats(bucket.stats), partition=partition
-            )
-        if changes.waiting is not None:
-            waiting = [[q, c, n, oldest] for (q, c), (n, oldest) in changes.waiting.items()]
-            self._snapshots[MINUTE].send_soon(
-                key=snapshot.snapshot_waiting_key(partition), value=snapshot.encode_json(waiting), partition=partition
-            )
-        progress = snapshot.encode_json(state.processed)
-        for topic in self._snapshots.values():
-            topic.send_soon(key=snapshot.snapshot_progress_key(partition), value=progress, partition=partition)
-        for key, bucket in changes.buckets.items():
-            self._write(partition, snapshot.bucket_table_key(partition, key), snapshot.encode_bucket(bucket))
-        for customer_id, offers in changes.customers.items():
-            value = None if offers is None else snapshot.encode_json([list(o) for o in offers])
-            self._write(partition, snapshot.customer_table_key(partition, customer_id), value)
-        if changes.closed:
+        writes = self._writers[partition].writes(state, state.take_changes(), close)
+        for size, key, value in writes.snapshots:
+            self._snapshots[size].send_soon(key=key, value=value, partition=partition)
+        for entry, content in writes.table:
+            self._write(partition, entry, content)
+        if writes.barrier:
             await self._app.producer.flush()
-        if changes.closed or close:
-            self._write(partition, snapshot.meta_table_key(partition), snapshot.encode_json(state.meta()))
-        for key in changes.closed:
-            self._write(partition, snapshot.bucket_table_key(partition, key), None)
+        for entry, content in writes.after:
+            self._write(partition, entry, content)
 
     def _write(self, partition: int, key: bytes, value: bytes | None) -> None:
         if value is None:

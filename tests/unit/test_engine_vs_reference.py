@@ -20,7 +20,8 @@ import pytest
 from adapters.publisher import topic_of
 from kpis import snapshot
 from kpis.book import KpiBook
-from kpis.state import INTERVAL, PartitionState
+from kpis.persistence import PartitionWriter
+from kpis.state import INTERVAL, BucketKey, PartitionState
 from kpis.windows import Span
 from service.settings import QueueOverrides, ServiceLevelFormula, Settings
 from streams.contract import record_key
@@ -62,10 +63,12 @@ class Worker:
     config: Settings
     table: dict[bytes, bytes] = field(default_factory=dict)
     state: PartitionState = field(init=False)
+    writer: PartitionWriter = field(init=False)
     journal: list[tuple[bytes, bytes | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.state = self.fresh()
+        self.writer = PartitionWriter(self.partition)
 
     def fresh(self) -> PartitionState:
         return PartitionState(self.config.rules, GRACE_S, 6 * 3600.0, 8 * 86400.0)
@@ -88,39 +91,31 @@ class Worker:
                 self.table[key] = previous
 
     def flush(self, book: KpiBook, close: bool) -> None:
+        """What streams/folding.py does, minus Kafka: the snapshots go to the book the way the API's
+        reader applies them, the table writes to the journalled table."""
         self.journal = []
         state = self.state
         if close and set(state.watermarks) >= set(SOURCE_TOPICS):
             state.close(min(state.watermarks.values()))
-        changes = state.take_changes()
-        for key, bucket in {**changes.buckets, **changes.closed}.items():
-            book.put(self.partition, key, bucket.stats.__class__.from_json(json.loads(snapshot.encode_stats(bucket.stats))))
-        for key, bucket in changes.buckets.items():
-            self.put(snapshot.bucket_table_key(self.partition, key), snapshot.encode_bucket(bucket))
-        for customer, offers in changes.customers.items():
-            value = None if offers is None else snapshot.encode_json([list(o) for o in offers])
-            self.put(snapshot.customer_table_key(self.partition, customer), value)
-        if changes.closed or close:
-            self.put(snapshot.meta_table_key(self.partition), snapshot.encode_json(state.meta()))
-        for key in changes.closed:
-            self.put(snapshot.bucket_table_key(self.partition, key), None)
+        writes = self.writer.writes(state, state.take_changes(), close)
+        for _, raw_key, raw_value in writes.snapshots:
+            key = json.loads(raw_key)
+            if isinstance(key[0], int):
+                partition, size, start = key
+                for queue, channel, stats in snapshot.decode_slot_stats(raw_value):
+                    book.put(partition, BucketKey(size, queue, channel, start), stats)
+        for key, value in writes.table + writes.after:
+            self.put(key, value)
 
     def restart(self) -> dict[str, int]:
         """A new process: state from the table only; returns the resume offsets."""
-        self.state = state = self.fresh()
-        low: dict[str, int] = {}
-        meta_raw = self.table.get(snapshot.meta_table_key(self.partition))
-        if meta_raw is not None:
-            meta = json.loads(meta_raw)
-            state.restore_meta(meta)
-            low = meta["low_offsets"]
+        self.state = self.fresh()
+        self.writer = PartitionWriter(self.partition)
+        entries = []
         for raw_key, raw_value in self.table.items():
             kind, _, rest = snapshot.decode_table_key(raw_key)
-            if kind == "b":
-                state.restore_bucket(snapshot.bucket_key_from(rest), snapshot.decode_bucket(raw_value))
-            elif kind == "c":
-                state.restore_customer(rest[0], json.loads(raw_value))
-        return low
+            entries.append((kind, rest, raw_value))
+        return self.writer.restore(self.state, entries)
 
 
 def interleave(records: list[tuple[str, int, bytes]], rng: random.Random) -> list[tuple[str, int, bytes]]:

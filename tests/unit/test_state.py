@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kpis import snapshot
 from kpis.buckets import BucketStats
-from kpis.state import INTERVAL, MINUTE, Bucket, BucketKey, Outcome, PartitionState
+from kpis.persistence import PartitionWriter
+from kpis.state import INTERVAL, MINUTE, BucketKey, Outcome, PartitionState
 from service.settings import QueueOverrides, Settings
 from streams import topics
 from tests.events import decode
@@ -34,6 +36,16 @@ class Log:
             self.offsets[topic] = offset
             outcomes.append(self.state.apply(decode(json.dumps(event).encode(), topic), topic, offset))
         return outcomes
+
+
+def restarted_from(state: PartitionState) -> PartitionState:
+    """A new state restored from the table records that a flush of ``state`` writes now."""
+    writes = PartitionWriter(0).writes(state, state.take_changes(), close=False)
+    table = dict(writes.table + writes.after)
+    restarted = new_state()
+    entries = [(*snapshot.decode_table_key(k)[::2], v) for k, v in table.items() if v is not None]
+    PartitionWriter(0).restore(restarted, entries)
+    return restarted
 
 
 def interval(state: PartitionState, queue: str = "billing", at: float = T0) -> BucketStats:
@@ -124,10 +136,7 @@ def test_offset_marks_make_a_reread_change_nothing() -> None:
     state = new_state()
     events = [contact_event("offered", "c1", T0), contact_event("answered", "c1", T0 + 12)]
     Log(state).fold(*events)
-    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), b.marks) for k, b in state.take_changes().buckets.items()}
-    restarted = new_state()
-    for key, bucket in saved.items():
-        restarted.restore_bucket(key, bucket)
+    restarted = restarted_from(state)
     Log(restarted).fold(*events, contact_event("abandoned", "c2", T0 + 20, wait_s=9))
     assert (interval(restarted).offered, interval(restarted).answered, interval(restarted).abandoned) == (1, 1, 1)
 
@@ -139,8 +148,8 @@ def test_closing_finalises_buckets_and_later_events_are_late() -> None:
     state.take_changes()
     state.close(T0 + 2000)  # boundary: minute floor of 2000 - 600 = T0 + 1380
     changes = state.take_changes()
-    assert BucketKey(INTERVAL, "billing", "voice", int(T0)) in changes.closed
-    assert changes.closed[BucketKey(INTERVAL, "billing", "voice", int(T0))].stats.offered == 1
+    assert (INTERVAL, int(T0)) in changes.closed
+    assert changes.slots[INTERVAL, int(T0)]["billing", "voice"].stats.offered == 1
     assert state.closed_until == int(T0) + 1380
     assert log.fold(contact_event("offered", "c3", T0 + 60)) == [Outcome.LATE]
 
@@ -164,10 +173,7 @@ def test_marks_never_go_back_when_a_restored_bucket_is_touched_by_a_redelivery()
     first = Log(state)
     first.fold(contact_event("offered", "c0", T0 + 1))
     first.fold(survey(0), survey(1), topic=topics.SURVEYS)
-    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), list(b.marks)) for k, b in state.take_changes().buckets.items()}
-    restarted = new_state()
-    for key, bucket in saved.items():
-        restarted.restore_bucket(key, bucket)
+    restarted = restarted_from(state)
     again = Log(restarted)
     again.fold(survey(0), topic=topics.SURVEYS)  # surveys start over at offset 0 ...
     again.fold(contact_event("offered", "c0", T0 + 1), contact_event("offered", "c9", T0 + 2))  # ... a new call dirties the bucket
@@ -187,10 +193,7 @@ def test_a_pair_split_across_two_runs_is_not_taken_as_counted() -> None:
     with_queue = {**waiting, "event_id": "s2", "contact_id": "c2", "customer_id": "cust-c2", "queue": "sales", "channel": "voice"}
     first = new_state()
     Log(first).fold(call, contact_event("offered", "c2", T0 + 2, queue="sales"))
-    saved = {k: Bucket(BucketStats.from_json(b.stats.to_json()), list(b.marks)) for k, b in first.take_changes().buckets.items()}
-    second = new_state()
-    for key, bucket in saved.items():
-        second.restore_bucket(key, bucket)
+    second = restarted_from(first)
     Log(second).fold(waiting, with_queue, topic=topics.SURVEYS)
     second.take_changes()
     Log(second).fold(call)  # the calls topic re-read from offset 0
