@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from kpis import snapshot
 from kpis.book import KpiBook
-from kpis.state import INTERVAL, MINUTE, BucketKey
+from kpis.state import INTERVAL, MINUTE
 from kpis.buckets import BucketStats
 from service.settings import Settings
 from streams import topics
@@ -43,6 +43,7 @@ class SnapshotReader:
         self.last_update: float | None = None
         self._progress: dict[str, dict[int, dict[str, int]]] = {topic: {} for topic in self._topics}
         self._newest_interval = 0
+        self._slots = snapshot.SlotReader(settings.kpi.grace_minutes * 60.0)
         self._tasks: list[asyncio.Task[None]] = []
         self._offsets: AIOKafkaConsumer | None = None
 
@@ -132,8 +133,8 @@ class SnapshotReader:
             self._progress[topic][int(key[1])] = {k: int(v) for k, v in (value or {}).items()}
         elif raw_value is not None:
             partition, size, start = (int(part) for part in key)
-            for queue, channel, stats in snapshot.decode_slot_stats(raw_value):
-                self.book.put(partition, BucketKey(size, queue, channel, start), stats)
+            for bucket, stats in self._slots.read(partition, size, start, raw_value):
+                self.book.put(partition, bucket, stats)
             if size == INTERVAL and start > self._newest_interval:
                 self._newest_interval = start
 

@@ -9,11 +9,12 @@ the write-out discipline that makes a crash safe to replay is stated once:
 
 A crash loses a suffix of these writes at worst; the resume point only moves after what it relies on.
 Each bucket's encoding is kept until the bucket changes: a slot record repeats its unchanged buckets
-byte for byte instead of encoding them again.
+byte for byte, with the version they were first sent with, so neither side decodes them again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable, NamedTuple
 
 import orjson
@@ -78,13 +79,14 @@ class PartitionWriter:
         snapshots: list[tuple[int, bytes, bytes]] = []
         table: list[tuple[bytes, bytes | None]] = []
         after: list[tuple[bytes, bytes | None]] = []
+        version = time.time_ns()
         for slot, buckets in changes.slots.items():
             size, start = slot
             stats_entries, bucket_entries = [], []
             for (queue, channel), bucket in buckets.items():
                 key = BucketKey(size, queue, channel, start)
                 if key in changes.dirty or key not in self._stats:
-                    self._stats[key] = snapshot.stats_entry(queue, channel, bucket.stats)
+                    self._stats[key] = snapshot.stats_entry(queue, channel, version, bucket.stats)
                     self._buckets[key] = snapshot.bucket_entry(queue, channel, bucket)
                 stats_entries.append(self._stats[key])
                 bucket_entries.append(self._buckets[key])

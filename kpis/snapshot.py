@@ -20,7 +20,7 @@ from typing import Any, Final, Iterable
 import orjson
 
 from kpis.buckets import BucketStats
-from kpis.state import Bucket, Slot, Offer
+from kpis.state import Bucket, BucketKey, Offer, Slot
 
 STATE_TABLE: Final = "state"
 
@@ -84,9 +84,10 @@ def encode_json(value: Any) -> bytes:
     return _dump(value)
 
 
-def stats_entry(queue: str, channel: str, stats: BucketStats) -> bytes:
-    """One bucket's element of a snapshot slot record."""
-    return _dump([queue, channel, stats.to_json()])
+def stats_entry(queue: str, channel: str, version: int, stats: BucketStats) -> bytes:
+    """One bucket's element of a snapshot slot record. ``version`` changes whenever the counters do,
+    so a reader skips the buckets of a slot record it has already applied (``SlotReader``)."""
+    return _dump([queue, channel, version, stats.to_json()])
 
 
 def bucket_entry(queue: str, channel: str, bucket: Bucket) -> bytes:
@@ -104,8 +105,30 @@ def join(entries: Iterable[bytes]) -> bytes:
     return b"[" + b",".join(entries) + b"]"
 
 
-def decode_slot_stats(raw: bytes) -> list[tuple[str, str, BucketStats]]:
-    return [(str(q), str(c), BucketStats.from_json(stats)) for q, c, stats in orjson.loads(raw)]
+class SlotReader:
+    """Decodes snapshot slot records into the buckets that changed since the last record of the same
+    slot. A slot is rewritten whole while it is open, mostly unchanged, and decoding every bucket
+    again was most of an API process's time. Versions are remembered only for slots that can still
+    change (within the grace period of the newest one); an older slot is read whole."""
+
+    def __init__(self, grace_s: float) -> None:
+        self._grace_s = grace_s
+        self._seen: dict[tuple[int, int, int], dict[tuple[str, str], int]] = {}
+        self._newest: dict[int, int] = {}
+
+    def read(self, partition: int, size: int, start: int, raw: bytes) -> list[tuple[BucketKey, BucketStats]]:
+        seen = self._seen.setdefault((partition, size, start), {})
+        changed = []
+        for queue, channel, version, stats in orjson.loads(raw):
+            if seen.get((queue, channel)) != version:
+                seen[queue, channel] = version
+                changed.append((BucketKey(size, str(queue), str(channel), start), BucketStats.from_json(stats)))
+        if start > self._newest.get(size, start - 1):
+            self._newest[size] = start
+            floor = start - self._grace_s - 2 * size
+            for slot in [s for s in self._seen if s[1] == size and s[2] < floor]:
+                del self._seen[slot]
+        return changed
 
 
 def decode_slot_buckets(raw: bytes) -> list[tuple[str, str, Bucket]]:

@@ -24,6 +24,7 @@ Exactness rests on three ideas:
 from __future__ import annotations
 
 import bisect
+import heapq
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterator, NamedTuple
@@ -52,6 +53,13 @@ def _held(*sources: Source) -> Held:
         [(topic, offset)] = sources
         return lambda marks: offset <= marks.get(topic, -1)
     return lambda marks: all(offset <= marks.get(topic, -1) for topic, offset in sources)
+
+
+def _held_by_any(held: Held, versions: list[Marks]) -> bool:
+    for marks in versions:
+        if held(marks):
+            return True
+    return False
 
 
 def _covers(wide: Marks, narrow: Marks) -> bool:
@@ -136,7 +144,7 @@ class Changes:
     (queue, channel) of a slot, so the number of records follows event time, not traffic."""
 
     slots: dict[Slot, dict[Pair, Bucket]]  # every slot with a changed or closed bucket, whole
-    dirty: set[BucketKey]  # buckets whose counters or marks changed since the last call
+    dirty: set[tuple[int, str, str, int]]  # buckets (BucketKey's fields) changed since the last call
     closed: set[Slot]  # slots closed since the last call: final, no longer held
     offers: list[tuple[str, Offer]]  # customers' offers added or re-flagged, in that order
     offers_floor: float  # offers before this time are no longer needed
@@ -159,8 +167,9 @@ class PartitionState:
         self.processed: dict[str, int] = {}
         self._contacts: dict[str, _Contact] = {}
         self._customers: dict[str, list[Offer]] = {}
+        self._customer_expiry: list[tuple[float, str]] = []  # heap of (newest offer, customer), may be stale
         self._waiting: dict[str, tuple[str, str, float]] = {}
-        self._dirty: set[BucketKey] = set()
+        self._dirty: set[tuple[int, str, str, int]] = set()
         self._offer_changes: list[tuple[str, Offer]] = []
         self._offers_floor = 0.0
         self._closed: dict[Slot, dict[Pair, Bucket]] = {}
@@ -173,7 +182,8 @@ class PartitionState:
             self._hold(key, bucket)
 
     def restore_customer(self, customer_id: str, offers: list[Offer]) -> None:
-        self._customers[customer_id] = sorted(offers)
+        self._customers[customer_id] = ordered = sorted(offers)
+        heapq.heappush(self._customer_expiry, (ordered[-1].at, customer_id))
 
     def restore_meta(self, meta: dict[str, Any]) -> None:
         self.closed_until = int(meta.get("closed_until", 0))
@@ -225,15 +235,18 @@ class PartitionState:
 
     def _targets(self, queue: str, channel: str, at: float, held: Held) -> Iterator[BucketStats]:
         """The open buckets (minute and interval) an effect at time ``at`` goes to, skipping those
-        whose version already holds it."""
+        whose version already holds it. Called for every effect: looked up by a plain tuple (equal
+        to its BucketKey, and cheaper to make), and the marks checked without a generator."""
         if at < self.closed_until:
             return
+        buckets = self.buckets
         for size in SIZES:
-            key = BucketKey(size, queue, channel, int(at // size) * size)
-            bucket = self.buckets.get(key)
+            start = int(at // size) * size
+            key = (size, queue, channel, start)
+            bucket = buckets.get(key)  # type: ignore[call-overload]  # a plain tuple finds its BucketKey
             if bucket is None:
-                bucket = self._hold(key, Bucket(BucketStats()))
-            elif any(held(marks) for marks in bucket.marks):
+                bucket = self._hold(BucketKey(size, queue, channel, start), Bucket(BucketStats()))
+            elif bucket.marks and _held_by_any(held, bucket.marks):
                 continue
             self._dirty.add(key)
             yield bucket.stats
@@ -401,6 +414,8 @@ class PartitionState:
         offer = Offer(event.time, event.contact_id, event.event_id, queue, channel, repeat, source)
         offers.insert(position, offer)
         self._offer_changes.append((customer_id, offer))
+        if position == len(offers) - 1:
+            heapq.heappush(self._customer_expiry, (offer.at, customer_id))
         for stats in self._targets(queue, channel, event.time, _held(source)):
             stats.known_customer_offered += 1
         if repeat:
@@ -411,6 +426,11 @@ class PartitionState:
                 offers[position + 1] = later = later._replace(repeat=True)
                 self._offer_changes.append((customer_id, later))
                 self._count_repeat(offers, position + 1)
+        # Offers in closed buckets no longer change counts, but the newest of them can still make a
+        # later offer a repeat.
+        settled = bisect.bisect_left(offers, (float(self.closed_until),))
+        if settled > 1:
+            del offers[: settled - 1]
 
     def _count_repeat(self, offers: list[Offer], position: int) -> None:
         """Count the offer at ``position`` as a repeat. A bucket version holds that count when the
@@ -467,13 +487,12 @@ class PartitionState:
                 self._waiting_changed = True
         customer_floor = watermark - self._repeat_horizon_s - self._grace_s
         self._offers_floor = max(self._offers_floor, customer_floor)
-        for customer_id, offers in list(self._customers.items()):
-            if offers[-1].at < customer_floor:
+        expiry = self._customer_expiry
+        while expiry and expiry[0][0] < customer_floor:
+            _, customer_id = heapq.heappop(expiry)
+            offers = self._customers.get(customer_id)
+            if offers is not None and offers[-1].at < customer_floor:
                 del self._customers[customer_id]
-                continue
-            settled = bisect.bisect_left(offers, (float(self.closed_until),))
-            if settled > 1:
-                del offers[: settled - 1]
 
     # -- reading out --------------------------------------------------------------------------
 
@@ -483,11 +502,11 @@ class PartitionState:
         processed = {**self.processed, CLOSED_MARK: self.closed_until}
         slots = dict(self._closed)
         for key in self._dirty:
-            bucket = self.buckets.get(key)
+            bucket = self.buckets.get(key)  # type: ignore[call-overload]
             if bucket is None:  # closed since: final, its marks no longer matter
                 continue
             bucket.marks = frontier([*bucket.marks, processed])
-            slot = (key.size, key.start)
+            slot = (key[0], key[3])
             if slot not in slots:
                 slots[slot] = self._slots[slot]
         waiting = self.waiting_summary() if self._waiting_changed else None

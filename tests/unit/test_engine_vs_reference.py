@@ -21,7 +21,7 @@ from adapters.publisher import topic_of
 from kpis import snapshot
 from kpis.book import KpiBook
 from kpis.persistence import PartitionWriter
-from kpis.state import INTERVAL, BucketKey, PartitionState
+from kpis.state import INTERVAL, PartitionState
 from kpis.windows import Span
 from service.settings import QueueOverrides, ServiceLevelFormula, Settings
 from streams.contract import record_key
@@ -64,6 +64,7 @@ class Worker:
     table: dict[bytes, bytes] = field(default_factory=dict)
     state: PartitionState = field(init=False)
     writer: PartitionWriter = field(init=False)
+    slots: snapshot.SlotReader = field(default_factory=lambda: snapshot.SlotReader(GRACE_S))
     journal: list[tuple[bytes, bytes | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -101,9 +102,8 @@ class Worker:
         for _, raw_key, raw_value in writes.snapshots:
             key = json.loads(raw_key)
             if isinstance(key[0], int):
-                partition, size, start = key
-                for queue, channel, stats in snapshot.decode_slot_stats(raw_value):
-                    book.put(partition, BucketKey(size, queue, channel, start), stats)
+                for bucket, stats in self.slots.read(*key, raw_value):
+                    book.put(key[0], bucket, stats)
         for key, value in writes.table + writes.after:
             self.put(key, value)
 
