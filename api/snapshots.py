@@ -72,7 +72,8 @@ class SnapshotReader:
     async def _run(self) -> None:
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._settings.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+                bootstrap_servers=self._settings.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                fetch_max_wait_ms=self._settings.kafka.fetch_max_wait_ms,
             )
             try:
                 await consumer.start()

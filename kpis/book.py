@@ -8,6 +8,7 @@ is not a missing one. Each queue's row uses that queue's own rules (time zone an
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date
 from typing import Any, Callable, Iterable
@@ -29,7 +30,7 @@ def _groups(queue: str, channel: str) -> tuple[Pair, ...]:
 
 class KpiBook:
     def __init__(self, rules: Callable[[str], QueueRules], configured_queues: Iterable[str] = ()) -> None:
-        self._rules = rules
+        self._rules = functools.cache(rules)  # Settings.rules goes through pydantic attribute lookup
         self._configured = tuple(configured_queues)
         self._parts: dict[BucketKey, dict[int, BucketStats]] = {}
         self._merged: dict[int, dict[Pair, dict[int, BucketStats]]] = {MINUTE: defaultdict(dict), INTERVAL: defaultdict(dict)}

@@ -24,6 +24,7 @@ Exactness rests on three ideas:
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
@@ -156,7 +157,7 @@ Rules = Callable[[str], QueueRules]
 
 class PartitionState:
     def __init__(self, rules: Rules, grace_s: float, contact_horizon_s: float, repeat_horizon_s: float) -> None:
-        self._rules = rules
+        self._rules = functools.cache(rules)  # Settings.rules goes through pydantic attribute lookup
         self._grace_s = grace_s
         self._contact_horizon_s = contact_horizon_s
         self._repeat_horizon_s = repeat_horizon_s

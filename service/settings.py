@@ -27,6 +27,10 @@ class KafkaSettings(_Section):
     )
     partitions: int = Field(default=4, ge=1, le=1024, description="partitions of the topics cxpulse creates")
     replication_factor: int = Field(default=1, ge=1, le=10)
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=1, le=5000,
+        description="longest a fetch waits for new records (worker and API); brokers that do not answer a waiting fetch when data arrives add up to this to every event's delay",
+    )
 
 
 class EmbeddedBrokerSettings(_Section):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import faust
 
 from service.settings import Settings
 from streams.folding import attach_folding
+from streams.transport import WorkerApp
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings) -> WorkerApp:
     # Faust wants a data directory even with the memory store; nothing in it is needed again (state
     # lives in Kafka), so it goes under the temp dir rather than wherever the worker was started.
     datadir = settings.worker.data_dir or Path(tempfile.gettempdir()) / f"{settings.worker.app_id}-data"
-    app = faust.App(
+    app = WorkerApp(
         settings.worker.app_id,
         datadir=str(datadir),
         broker=f"kafka://{settings.bootstrap}",
@@ -32,5 +32,6 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.worker.session_timeout_seconds,
         broker_heartbeat_interval=settings.worker.session_timeout_seconds / 3,
     )
+    app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
     attach_folding(app, settings)
     return app
