@@ -114,12 +114,57 @@ class BucketStats:
         self.wait_bins[upper] = self.wait_bins.get(upper, 0) + 1
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {name: getattr(self, name) for name in _ALL if getattr(self, name)}
+        """Non-zero fields only. Written out like ``add``: the worker encodes every changed bucket at
+        every write (``test_json_round_trip_covers_every_field`` keeps it complete)."""
+        data: dict[str, Any] = {}
+        if self.offered:
+            data["offered"] = self.offered
+        if self.answered:
+            data["answered"] = self.answered
+        if self.abandoned:
+            data["abandoned"] = self.abandoned
+        if self.short_abandoned:
+            data["short_abandoned"] = self.short_abandoned
+        if self.handled:
+            data["handled"] = self.handled
+        if self.surveys:
+            data["surveys"] = self.surveys
+        if self.answered_wait_sum_s:
+            data["answered_wait_sum_s"] = self.answered_wait_sum_s
+        if self.answered_with_wait:
+            data["answered_with_wait"] = self.answered_with_wait
+        if self.abandoned_wait_sum_s:
+            data["abandoned_wait_sum_s"] = self.abandoned_wait_sum_s
+        if self.abandoned_with_wait:
+            data["abandoned_with_wait"] = self.abandoned_with_wait
+        if self.max_wait_s:
+            data["max_wait_s"] = self.max_wait_s
+        if self.answered_within_sl:
+            data["answered_within_sl"] = self.answered_within_sl
+        if self.abandoned_within_sl:
+            data["abandoned_within_sl"] = self.abandoned_within_sl
+        if self.talk_sum_s:
+            data["talk_sum_s"] = self.talk_sum_s
+        if self.hold_sum_s:
+            data["hold_sum_s"] = self.hold_sum_s
+        if self.acw_sum_s:
+            data["acw_sum_s"] = self.acw_sum_s
+        if self.resolved_true:
+            data["resolved_true"] = self.resolved_true
+        if self.resolved_answers:
+            data["resolved_answers"] = self.resolved_answers
+        if self.known_customer_offered:
+            data["known_customer_offered"] = self.known_customer_offered
+        if self.repeat_offered:
+            data["repeat_offered"] = self.repeat_offered
         if self.wait_bins:
             data["wait_bins"] = {str(upper): count for upper, count in self.wait_bins.items()}
-        for name in _SCORES:
-            if not any(getattr(self, name)):
-                data.pop(name, None)
+        if any(self.csat_counts):
+            data["csat_counts"] = self.csat_counts
+        if any(self.nps_counts):
+            data["nps_counts"] = self.nps_counts
+        if any(self.ces_counts):
+            data["ces_counts"] = self.ces_counts
         return data
 
     @classmethod

@@ -37,8 +37,7 @@ class Writes(NamedTuple):
 class PartitionWriter:
     def __init__(self, partition: int) -> None:
         self._partition = partition
-        self._stats: dict[BucketKey, bytes] = {}
-        self._buckets: dict[BucketKey, bytes] = {}
+        self._entries: dict[tuple[int, str, str, int], tuple[bytes, bytes]] = {}  # (snapshot, table) encodings
         self._segments: dict[int, float] = {}  # sealed segment -> its newest offer time
         self._open = 0
         self._open_entries: list[bytes] = []
@@ -84,12 +83,12 @@ class PartitionWriter:
             size, start = slot
             stats_entries, bucket_entries = [], []
             for (queue, channel), bucket in buckets.items():
-                key = BucketKey(size, queue, channel, start)
-                if key in changes.dirty or key not in self._stats:
-                    self._stats[key] = snapshot.stats_entry(queue, channel, version, bucket.stats)
-                    self._buckets[key] = snapshot.bucket_entry(queue, channel, bucket)
-                stats_entries.append(self._stats[key])
-                bucket_entries.append(self._buckets[key])
+                key = (size, queue, channel, start)
+                entries = self._entries.get(key)
+                if entries is None or key in changes.dirty:
+                    entries = self._entries[key] = snapshot.bucket_entries(queue, channel, version, bucket)
+                stats_entries.append(entries[0])
+                bucket_entries.append(entries[1])
             snapshots.append((size, snapshot.snapshot_slot_key(partition, slot), snapshot.join(stats_entries)))
             if slot in changes.closed:
                 after.append((snapshot.slot_table_key(partition, slot), None))
@@ -131,6 +130,4 @@ class PartitionWriter:
 
     def _forget(self, slot: Slot, buckets: Iterable[tuple[str, str]]) -> None:
         for queue, channel in buckets:
-            key = BucketKey(slot[0], queue, channel, slot[1])
-            self._stats.pop(key, None)
-            self._buckets.pop(key, None)
+            self._entries.pop((slot[0], queue, channel, slot[1]), None)

@@ -84,15 +84,14 @@ def encode_json(value: Any) -> bytes:
     return _dump(value)
 
 
-def stats_entry(queue: str, channel: str, version: int, stats: BucketStats) -> bytes:
-    """One bucket's element of a snapshot slot record. ``version`` changes whenever the counters do,
-    so a reader skips the buckets of a slot record it has already applied (``SlotReader``)."""
-    return _dump([queue, channel, version, stats.to_json()])
+def bucket_entries(queue: str, channel: str, version: int, bucket: Bucket) -> tuple[bytes, bytes]:
+    """One bucket's element of a snapshot slot record, and of a table slot record.
 
-
-def bucket_entry(queue: str, channel: str, bucket: Bucket) -> bytes:
-    """One bucket's element of a table slot record: counters and offset marks."""
-    return _dump([queue, channel, bucket.stats.to_json(), bucket.marks])
+    The snapshot's carries ``version``, which changes whenever the counters do, so a reader skips the
+    buckets of a slot record it has already applied (``SlotReader``); the table's carries the offset
+    marks."""
+    stats = bucket.stats.to_json()
+    return _dump([queue, channel, version, stats]), _dump([queue, channel, stats, bucket.marks])
 
 
 def offer_entry(customer_id: str, offer: Offer) -> bytes:

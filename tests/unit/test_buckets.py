@@ -49,3 +49,10 @@ def test_subtract_undoes_add_except_the_maximum() -> None:
     assert {k: v for k, v in total.wait_bins.items() if v} == {10: 1}
     assert total.csat_counts == [0, 0, 0, 0, 1] and total.nps_counts == [0] * 11
     assert total.max_wait_s == 90
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(BucketStats)])
+def test_json_round_trip_covers_every_field(name: str) -> None:
+    stats = one_field_set(name)
+    assert BucketStats.from_json(stats.to_json()) == stats
+    assert BucketStats().to_json() == {}
