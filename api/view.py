@@ -1,8 +1,8 @@
 """KPI rows computed once per refresh and shared by every poll and stream, so a request never
 recomputes KPIs: dozens of wallboards polling cost a dictionary lookup each.
 
-A frame is recomputed when the snapshot reader has applied new records (bursts coalesced over a
-quarter of ``api.refresh_seconds``), and at least every ``api.refresh_seconds`` because rolling
+A frame is recomputed when the snapshot reader has applied new records (bursts coalesced, see
+``KpiView.run``), and at least every ``api.refresh_seconds`` because rolling
 windows move and waits age without any new record. Serialised bodies and stream messages are cached
 per frame and selection, so identical wallboards share one encoding.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterable
@@ -22,7 +23,11 @@ from kpis.thresholds import Level, Thresholds
 from kpis.windows import Window, iso
 
 RowKey = tuple[str, str, str]
+log = logging.getLogger("cxpulse.api.view")
+
 CACHE_LIMIT = 2048
+# A refresh slower than this delays every wallboard by as much: worth a line in the log.
+SLOW_REFRESH_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,7 @@ class KpiView:
 
     def refresh(self) -> Frame:
         """Compute every window's rows now and publish them as the next frame."""
+        started = time.monotonic()
         now = self._clock()
         previous = self.frame
         processed = self._reader.processed()
@@ -147,10 +153,15 @@ class KpiView:
         self.frame = Frame(previous.seq + 1, now, stale, rows, frozenset(changed), stale != previous.stale, processed)
         published, self._published = self._published, asyncio.Event()
         published.set()
+        seconds = time.monotonic() - started
+        if seconds > SLOW_REFRESH_S:
+            log.warning("slow frame refresh", extra={"seconds": round(seconds, 3), "rows": sum(len(r) for r in rows.values())})
         return self.frame
 
     async def run(self) -> None:
-        """Refresh on new data (coalescing bursts) or when the frame has aged ``refresh_seconds``."""
+        """Refresh on new data or when the frame has aged ``refresh_seconds``. After a refresh, news
+        is gathered for a tenth of ``refresh_seconds``, or twice as long as the refresh took, so a
+        busy API spends at most a third of its time refreshing and answers requests in between."""
         changed = self._reader.changed
         while True:
             try:
@@ -158,8 +169,9 @@ class KpiView:
             except TimeoutError:
                 pass
             changed.clear()
+            started = time.monotonic()
             self.refresh()
-            await asyncio.sleep(self._refresh / 4)
+            await asyncio.sleep(max(self._refresh / 10, 2 * (time.monotonic() - started)))
 
     # -- polling --------------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from service.settings import QueueRules
 
 ALL = "*"
 Pair = tuple[str, str]
-SUMS_KEPT = 100_000
+# Window sums remembered per (size, pair): the served windows' spans of this minute and the last.
+SPANS_KEPT = 8
 
 
 def _groups(queue: str, channel: str) -> tuple[Pair, ...]:
@@ -37,8 +38,7 @@ class KpiBook:
         self._waiting: dict[int, dict[Pair, tuple[int, float]]] = {}
         self.progress: dict[int, dict[str, int]] = {}
         self._running: dict[Pair, BucketStats] = {}
-        self._versions: dict[tuple[int, Pair], int] = defaultdict(int)
-        self._sums: dict[tuple[Pair, Span], tuple[int, BucketStats]] = {}
+        self._sums: dict[tuple[int, Pair], dict[Span, BucketStats]] = {}
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -50,20 +50,40 @@ class KpiBook:
         else:
             parts[partition] = stats
         pair = (key.queue, key.channel)
-        self._versions[key.size, pair] += 1
         by_start = self._merged[key.size][pair]
         before = by_start.get(key.start)
+        after = None
         if parts:
-            by_start[key.start] = parts[next(iter(parts))] if len(parts) == 1 else BucketStats.merged(parts.values())
+            after = by_start[key.start] = parts[next(iter(parts))] if len(parts) == 1 else BucketStats.merged(parts.values())
         else:
             del self._parts[key]
             by_start.pop(key.start, None)
+        self._update_sums(key, pair, before, after)
         if key.size == INTERVAL:
             running = self._running.setdefault(pair, BucketStats())
             if before is not None:
                 running.subtract(before)
-            if parts:
-                running.add(by_start[key.start])
+            if after is not None:
+                running.add(after)
+
+    def _update_sums(self, key: BucketKey, pair: Pair, before: BucketStats | None, after: BucketStats | None) -> None:
+        """Bring the remembered window sums that contain the bucket up to date: one bucket out, one
+        in, instead of summing the whole window again at the next refresh. A maximum cannot be
+        taken out, so a sum whose maximum may have gone down is dropped and summed again."""
+        spans = self._sums.get((key.size, pair))
+        if not spans:
+            return
+        lowered = before is not None and before.max_wait_s > (0.0 if after is None else after.max_wait_s)
+        for window_span in [s for s in spans if s.start <= key.start < s.end]:
+            if lowered:
+                del spans[window_span]
+                continue
+            total = spans[window_span]
+            if before is not None:
+                total.subtract(before)
+            if after is not None:
+                total.add(after)
+            total.round_durations()
 
     def put_waiting(self, partition: int, waiting: dict[Pair, tuple[int, float]]) -> None:
         self._waiting[partition] = waiting
@@ -74,8 +94,10 @@ class KpiBook:
         for key in old:
             del self._parts[key]
             self._merged[size][(key.queue, key.channel)].pop(key.start, None)
-            self._versions[size, (key.queue, key.channel)] += 1
-        self._sums.clear()
+        for (sums_size, _), spans in self._sums.items():
+            if sums_size == size:
+                for window_span in [s for s in spans if s.start < before]:
+                    del spans[window_span]
         return len(old)
 
     # -- reading ------------------------------------------------------------------------------
@@ -97,21 +119,25 @@ class KpiBook:
         return {queue for queue, _ in self.pairs()}
 
     def _sum(self, pair: Pair, window_span: Span) -> BucketStats:
-        """The pair's buckets over the span, remembered until the pair changes: most pairs are
-        quiet between two refreshes of the served rows. Callers must not modify the result."""
-        version = self._versions[window_span.size, pair]
-        known = self._sums.get((pair, window_span))
-        if known is not None and known[0] == version:
-            return known[1]
+        """The pair's buckets over the span, kept up to date as buckets change (``_update_sums``):
+        most buckets of a window are settled, and summing them at every refresh of the served rows
+        was most of the API's time. Callers must not modify the result."""
+        spans = self._sums.get((window_span.size, pair))
+        if spans is None:
+            spans = self._sums[window_span.size, pair] = {}
+        known = spans.get(window_span)
+        if known is not None:
+            return known
         by_start = self._merged[window_span.size].get(pair, {})
         total = BucketStats()
         for start in window_span.starts():
             part = by_start.get(start)
             if part is not None:
                 total.add(part)
-        if len(self._sums) >= SUMS_KEPT:
-            self._sums.clear()
-        self._sums[pair, window_span] = (version, total)
+        total.round_durations()
+        if len(spans) >= SPANS_KEPT:
+            del spans[next(iter(spans))]
+        spans[window_span] = total
         return total
 
     def _waiting_now(self) -> dict[Pair, tuple[int, float]]:

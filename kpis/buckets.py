@@ -106,6 +106,15 @@ class BucketStats:
             for index, count in enumerate(theirs):
                 mine[index] -= count
 
+    def round_durations(self) -> None:
+        """Sums of seconds to the microsecond: a sum kept up to date by adding and subtracting buckets
+        then equals the same sum made afresh, where the last binary digits would differ."""
+        self.answered_wait_sum_s = round(self.answered_wait_sum_s, 6)
+        self.abandoned_wait_sum_s = round(self.abandoned_wait_sum_s, 6)
+        self.talk_sum_s = round(self.talk_sum_s, 6)
+        self.hold_sum_s = round(self.hold_sum_s, 6)
+        self.acw_sum_s = round(self.acw_sum_s, 6)
+
     def add_wait(self, wait_s: float) -> None:
         """A known wait of an answered or (not short) abandoned contact, for max and p90."""
         if wait_s > self.max_wait_s:

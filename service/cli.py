@@ -73,9 +73,11 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
     from prometheus_client import disable_created_metrics, start_http_server
 
+    from service import memory
     from service.logs import logging_config
     from streams.app import create_app
 
+    memory.tune()
     disable_created_metrics()
     if settings.worker.metrics_port:
         start_http_server(settings.worker.metrics_port, addr=settings.worker.metrics_host)
@@ -94,8 +96,10 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from service import memory
     from service.logs import logging_config
 
+    memory.tune()
     uvicorn.run(
         create_app(settings),
         host=settings.api.host,

@@ -70,7 +70,7 @@ class WorkerSettings(_Section):
     batch_max_events: int = Field(default=2000, ge=1)
     batch_max_seconds: float = Field(default=0.05, gt=0, le=10)
     flush_interval_seconds: float = Field(
-        default=0.2, gt=0, le=5, description="how often changed buckets are written out: freshness against write volume"
+        default=0.1, gt=0, le=5, description="how often changed buckets are written out: freshness against write volume"
     )
     retention_minutes: int = Field(default=180, ge=60, description="how long minute buckets are kept")
     contact_horizon_minutes: int = Field(default=360, ge=10, description="how long a contact's state is kept")

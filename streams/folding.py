@@ -40,6 +40,7 @@ log = logging.getLogger("cxpulse.worker")
 
 CLOSE_INTERVAL_S = 5.0
 IDLE_AFTER_S = 30.0
+SLOW_WRITE_S = 0.25
 
 
 class Folder:
@@ -61,6 +62,8 @@ class Folder:
         self._last_record: dict[int, dict[str, float]] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
         self._unflushed: set[int] = set()
+        self._after_barrier: list[tuple[int, list[tuple[bytes, bytes | None]]]] = []
+        self._barrier: asyncio.Task[None] | None = None
         self._flushed_at = 0.0
         self._worker_id = f"{socket.gethostname()}-{os.getpid()}"
         self.lock = asyncio.Lock()
@@ -252,11 +255,13 @@ class Folder:
         """Write what batches changed since the last write. Not after every batch: under load the
         batches between two writes share their slot records. Effects not yet written are safe: a worker
         taking over re-reads from the resume point and adds what the written marks do not hold."""
+        started = time.monotonic()
         for partition in self._unflushed:
             if partition in self._states:
                 await self.flush(partition, close=False)
         self._unflushed.clear()
         self._flushed_at = time.monotonic()
+        self._note_if_slow("write", started)
 
     def _check_sequence(self, topic: str, partition: int, offset: int) -> int | None:
         """Records of a partition should come one offset after the other. Returns the first skipped
@@ -313,9 +318,30 @@ class Folder:
         for entry, content in writes.table:
             self._write(partition, entry, content)
         if writes.barrier:
-            await self._app.producer.flush()
-        for entry, content in writes.after:
-            self._write(partition, entry, content)
+            self._after_barrier.append((partition, writes.after))
+        else:
+            for entry, content in writes.after:
+                self._write(partition, entry, content)
+
+    async def _write_after_barrier(self, pending: list[tuple[int, list[tuple[bytes, bytes | None]]]]) -> None:
+        """Resume points and tombstones of closed slots, once everything sent before them is
+        acknowledged. In the background: waiting for the broker inside the fold held every event
+        back for as long (seen: up to 2 s). A partition given up meanwhile is skipped: its next owner
+        resumes from the older point, which re-reads more and changes nothing counted."""
+        started = time.monotonic()
+        await self._app.producer.flush()
+        for partition, after in pending:
+            if partition in self._states:
+                for entry, content in after:
+                    self._write(partition, entry, content)
+        self._note_if_slow("barrier", started)
+
+    @staticmethod
+    def _note_if_slow(what: str, started: float) -> None:
+        """A write or close holds the fold back, and every wallboard with it, for as long as it takes."""
+        seconds = time.monotonic() - started
+        if seconds > SLOW_WRITE_S:
+            log.warning("slow state write", extra={"step": what, "seconds": round(seconds, 3)})
 
     def _write(self, partition: int, key: bytes, value: bytes | None) -> None:
         if value is None:
@@ -325,10 +351,19 @@ class Folder:
         self._table.send_changelog(partition, key, value)
 
     async def close_all(self) -> None:
-        """Periodic: close buckets, persist resume points, refresh gauges (also while no events come)."""
+        """Periodic: close buckets, persist resume points, refresh gauges (also while no events come).
+
+        Closing waits while the previous closing's barrier is in flight, so resume points are written
+        in order and each only after the final snapshots it relies on."""
+        started = time.monotonic()
+        closing = self._barrier is None or self._barrier.done()
         for partition in list(self._states):
-            await self.flush(partition, close=True)
+            await self.flush(partition, close=closing)
         self._unflushed.clear()
+        if self._after_barrier:
+            pending, self._after_barrier = self._after_barrier, []
+            self._barrier = asyncio.create_task(self._write_after_barrier(pending))
+        self._note_if_slow("close", started)
         alive = snapshot.encode_json({"at": time.time(), "partitions": sorted(self._states)})
         self._snapshots[MINUTE].send_soon(key=snapshot.snapshot_alive_key(self._worker_id), value=alive, partition=0)
         states = self._states.values()

@@ -91,3 +91,37 @@ def test_history_days_follow_each_queues_zone_and_roll_ups_the_default() -> None
     by = {(r["queue"], r["channel"], r["date"]): r["offered"] for r in rows}
     assert by[("tokyo", "voice", "2026-01-05")] == 1 and by[("tokyo", "voice", "2026-01-04")] == 0
     assert by[(ALL, ALL, "2026-01-04")] == 1 and by[(ALL, ALL, "2026-01-05")] == 0
+
+
+def test_window_sums_kept_up_to_date_equal_sums_made_afresh() -> None:
+    """Buckets replaced, removed (a share gone), with lower maxima and pruned, between reads of the
+    rows: the remembered sums must give what a book given only the final buckets gives."""
+    import random
+
+    rng = random.Random(5)
+    now = T0 + 30.0
+    config = Settings()
+    book = KpiBook(config.rules)
+    final: dict[tuple[int, BucketKey], BucketStats | None] = {}
+    for step in range(600):
+        size = rng.choice((MINUTE, INTERVAL))
+        start = int(now // size) * size - size * rng.randrange(0, 6)
+        key = BucketKey(size, rng.choice(("a", "b")), "voice", start)
+        partition = rng.randrange(3)
+        stats = None if rng.random() < 0.15 else BucketStats(
+            offered=rng.randrange(10), answered=rng.randrange(5), max_wait_s=float(rng.randrange(100)),
+            answered_wait_sum_s=rng.randrange(1000) / 10, answered_with_wait=1, wait_bins={rng.choice((5, 20)): 1},
+        )
+        book.put(partition, key, stats)
+        final[partition, key] = stats
+        if step % 7 == 0:
+            book.rows(Window.M15, now)
+            book.rows(Window.TODAY, now)
+        if step == 400:
+            book.prune(MINUTE, now - 180)
+            final = {k: v for k, v in final.items() if not (k[1].size == MINUTE and k[1].start < now - 180)}
+    fresh = KpiBook(config.rules)
+    for (partition, key), stats in final.items():
+        fresh.put(partition, key, stats)
+    for window in (Window.M15, Window.M30, Window.TODAY, Window.INTERVAL):
+        assert book.rows(window, now) == fresh.rows(window, now), window
