@@ -62,7 +62,7 @@ class Folder:
         self._last_record: dict[int, dict[str, float]] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
         self._unflushed: set[int] = set()
-        self._after_barrier: list[tuple[int, list[tuple[bytes, bytes | None]]]] = []
+        self._after_barrier: list[tuple[int, PartitionState, list[tuple[bytes, bytes | None]]]] = []
         self._barrier: asyncio.Task[None] | None = None
         self._flushed_at = 0.0
         self._worker_id = f"{socket.gethostname()}-{os.getpid()}"
@@ -318,20 +318,21 @@ class Folder:
         for entry, content in writes.table:
             self._write(partition, entry, content)
         if writes.barrier:
-            self._after_barrier.append((partition, writes.after))
+            self._after_barrier.append((partition, state, writes.after))
         else:
             for entry, content in writes.after:
                 self._write(partition, entry, content)
 
-    async def _write_after_barrier(self, pending: list[tuple[int, list[tuple[bytes, bytes | None]]]]) -> None:
+    async def _write_after_barrier(self, pending: list[tuple[int, PartitionState, list[tuple[bytes, bytes | None]]]]) -> None:
         """Resume points and tombstones of closed slots, once everything sent before them is
         acknowledged. In the background: waiting for the broker inside the fold held every event
-        back for as long (seen: up to 2 s). A partition given up meanwhile is skipped: its next owner
-        resumes from the older point, which re-reads more and changes nothing counted."""
+        back for as long (seen: up to 2 s). A partition given up meanwhile (even if taken back since:
+        its state is another) is skipped: its next owner resumes from the older point, which re-reads
+        more and changes nothing counted."""
         started = time.monotonic()
         await self._app.producer.flush()
-        for partition, after in pending:
-            if partition in self._states:
+        for partition, state, after in pending:
+            if self._states.get(partition) is state:
                 for entry, content in after:
                     self._write(partition, entry, content)
         self._note_if_slow("barrier", started)

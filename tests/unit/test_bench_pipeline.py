@@ -209,3 +209,17 @@ def test_state_that_grows_over_the_week_is_named_even_when_memory_looks_flat() -
     assert "buckets" not in note and "contacts" not in note  # grew, but by less than 20%
     assert state_growth_notes({"days": [day(1000, 900, 2400, 10_000)] * 7}) == []
     assert state_growth_notes(None) == []
+
+
+def test_records_in_flight_when_traffic_stops_are_not_called_falling_behind() -> None:
+    from bench.pipeline import notes
+
+    def result(behind: int, lag: float) -> dict:
+        return {
+            "machine": {"cpu_count": 2, "load_average_at_start": [0.1]},
+            "parameters": {"profiled_with_py_spy": False, "freshness_rate_events_per_s": 5000.0},
+            "freshness": {"records_behind_when_traffic_stopped": behind, "worker_event_time_lag_s_at_end": lag},
+        }
+
+    assert not any("did not keep up" in note for note in notes(result(92, 0.2)))
+    assert any("did not keep up" in note for note in notes(result(5000, 12.0)))
