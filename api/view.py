@@ -160,8 +160,8 @@ class KpiView:
 
     async def run(self) -> None:
         """Refresh on new data or when the frame has aged ``refresh_seconds``. After a refresh, news
-        is gathered for a tenth of ``refresh_seconds``, or twice as long as the refresh took, so a
-        busy API spends at most a third of its time refreshing and answers requests in between."""
+        is gathered for a twentieth of ``refresh_seconds``, or as long as the refresh took, so a busy
+        API spends at most half its time refreshing and answers requests in between."""
         changed = self._reader.changed
         while True:
             try:
@@ -171,7 +171,7 @@ class KpiView:
             changed.clear()
             started = time.monotonic()
             self.refresh()
-            await asyncio.sleep(max(self._refresh / 10, 2 * (time.monotonic() - started)))
+            await asyncio.sleep(max(self._refresh / 20, time.monotonic() - started))
 
     # -- polling --------------------------------------------------------------------------------
 

@@ -167,6 +167,8 @@ class PartitionState:
         self.watermarks: dict[str, float] = {}
         self.processed: dict[str, int] = {}
         self._contacts: dict[str, _Contact] = {}
+        self._contact_expiry: list[tuple[float, str]] = []  # heap of (last seen, contact), may be stale
+        self._parked_surveys: set[str] = set()  # contacts with a survey waiting for their queue
         self._customers: dict[str, list[Offer]] = {}
         self._customer_expiry: list[tuple[float, str]] = []  # heap of (newest offer, customer), may be stale
         self._waiting: dict[str, tuple[str, str, float]] = {}
@@ -218,6 +220,7 @@ class PartitionState:
             self.watermarks[topic] = event.time
         if contact is None:
             contact = self._contacts[event.contact_id] = _Contact(first_offsets={topic: offset})
+            heapq.heappush(self._contact_expiry, (event.time, event.contact_id))
         else:
             contact.first_offsets.setdefault(topic, offset)
         contact.event_ids.add(event.event_id)
@@ -230,6 +233,7 @@ class PartitionState:
         if contact.queue is None:
             contact.queue, contact.channel, contact.queue_source = event.queue, event.channel, source
             self._resolve(contact, "survey", source)
+            self._parked_surveys.discard(event.contact_id)
         handler = self._handlers[event.type]
         handler(self, contact, event, source)
         return Outcome.COUNTED
@@ -365,6 +369,7 @@ class PartitionState:
             self._book_survey(pending, _held(source))
         elif contact.queue is None or contact.queue_source is None:
             contact.pending.append(pending)
+            self._parked_surveys.add(event.contact_id)
         else:
             pending.queue = pending.queue or contact.queue
             pending.channel = pending.channel or contact.channel
@@ -470,8 +475,10 @@ class PartitionState:
     def _settle_unknown_surveys(self, boundary: int) -> None:
         """A survey whose contact never showed up within the grace period goes to queue "unknown";
         that effect depends on the survey and on closing up to ``boundary``."""
-        for contact in self._contacts.values():
-            if not contact.pending:
+        for contact_id in list(self._parked_surveys):
+            contact = self._contacts.get(contact_id)
+            if contact is None:
+                self._parked_surveys.discard(contact_id)
                 continue
             for pending in self._take_pending(contact, ("survey",)):
                 if pending.at < boundary:
@@ -479,11 +486,24 @@ class PartitionState:
                     self._book_survey(pending, _held(pending.origin, (CLOSED_MARK, boundary)))
                 else:
                     contact.pending.append(pending)
+            if not any(p.kind == "survey" for p in contact.pending):
+                self._parked_surveys.discard(contact_id)
 
     def _expire(self, watermark: float) -> None:
+        """Forget contacts and customers too old to matter, from heaps ordered by when they were last
+        seen (an entry found stale is put back with the newer time), not by a sweep over all."""
         contact_floor = watermark - self._contact_horizon_s
-        for contact_id in [c for c, s in self._contacts.items() if s.last_seen < contact_floor]:
+        heap = self._contact_expiry
+        while heap and heap[0][0] < contact_floor:
+            _, contact_id = heapq.heappop(heap)
+            contact = self._contacts.get(contact_id)
+            if contact is None:
+                continue
+            if contact.last_seen >= contact_floor:
+                heapq.heappush(heap, (contact.last_seen, contact_id))
+                continue
             del self._contacts[contact_id]
+            self._parked_surveys.discard(contact_id)
             if self._waiting.pop(contact_id, None) is not None:
                 self._waiting_changed = True
         customer_floor = watermark - self._repeat_horizon_s - self._grace_s

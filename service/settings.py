@@ -28,7 +28,7 @@ class KafkaSettings(_Section):
     partitions: int = Field(default=4, ge=1, le=1024, description="partitions of the topics cxpulse creates")
     replication_factor: int = Field(default=1, ge=1, le=10)
     fetch_max_wait_ms: int = Field(
-        default=100, ge=1, le=5000,
+        default=50, ge=1, le=5000,
         description="longest a fetch waits for new records (worker and API); brokers that do not answer a waiting fetch when data arrives add up to this to every event's delay",
     )
 
@@ -70,7 +70,7 @@ class WorkerSettings(_Section):
     batch_max_events: int = Field(default=2000, ge=1)
     batch_max_seconds: float = Field(default=0.05, gt=0, le=10)
     flush_interval_seconds: float = Field(
-        default=0.1, gt=0, le=5, description="how often changed buckets are written out: freshness against write volume"
+        default=0.05, gt=0, le=5, description="how often changed buckets are written out: freshness against write volume"
     )
     retention_minutes: int = Field(default=180, ge=60, description="how long minute buckets are kept")
     contact_horizon_minutes: int = Field(default=360, ge=10, description="how long a contact's state is kept")

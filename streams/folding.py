@@ -41,6 +41,10 @@ log = logging.getLogger("cxpulse.worker")
 CLOSE_INTERVAL_S = 5.0
 IDLE_AFTER_S = 30.0
 SLOW_WRITE_S = 0.25
+# A partition this many records behind its end is reading a backlog, not following live traffic
+# (at 5,000 events/s in arrays of tens of events, a second or two of it): state is written less often.
+CATCH_UP_RECORDS = 1000
+CATCH_UP_FLUSH_S = 1.0
 
 
 class Folder:
@@ -248,13 +252,18 @@ class Folder:
             metrics.EVENTS_PROCESSED.labels(topic).inc(count)
             metrics.LAST_EVENT_TIME.labels(topic).set(newest[topic])
         self._unflushed |= touched
-        if now - self._flushed_at >= self._settings.worker.flush_interval_seconds:
-            await self.flush_pending()
+        await self.flush_pending()
 
     async def flush_pending(self) -> None:
-        """Write what batches changed since the last write. Not after every batch: under load the
-        batches between two writes share their slot records. Effects not yet written are safe: a worker
-        taking over re-reads from the resume point and adds what the written marks do not hold."""
+        """Write what batches changed since the last write, once ``worker.flush_interval_seconds`` has
+        passed, or ``CATCH_UP_FLUSH_S`` while a backlog is read (nobody watches numbers that are
+        behind anyway, and writing less often leaves more of the worker for catching up). Not after
+        every batch: under load the batches between two writes share their slot records. Effects not
+        yet written are safe: a worker taking over re-reads from the resume point and adds what the
+        written marks do not hold."""
+        interval = CATCH_UP_FLUSH_S if self._catching_up() else self._settings.worker.flush_interval_seconds
+        if time.monotonic() - self._flushed_at < interval:
+            return
         started = time.monotonic()
         for partition in self._unflushed:
             if partition in self._states:
@@ -297,8 +306,9 @@ class Folder:
             return min(active)
         return max(state.watermarks.values(), default=0.0)
 
-    def _behind(self, topic: str, partition: int, state: PartitionState) -> bool:
-        """Records of the topic wait beyond what was processed (as of the consumer's last fetch)."""
+    def _behind(self, topic: str, partition: int, state: PartitionState, by: int = 0) -> bool:
+        """More than ``by`` records of the topic wait beyond what was processed (as of the consumer's
+        last fetch)."""
         try:
             highwater = self._app.consumer.highwater(TP(topic, partition))
         except AssertionError:  # aiokafka's answer for a partition not (or no longer) assigned
@@ -306,7 +316,14 @@ class Folder:
         if highwater is None:
             return False
         processed = state.processed.get(topic)
-        return (0 if processed is None else processed + 1) < highwater
+        return (0 if processed is None else processed + 1) + by < highwater
+
+    def _catching_up(self) -> bool:
+        return any(
+            self._behind(topic, partition, state, CATCH_UP_RECORDS)
+            for partition, state in self._states.items()
+            for topic in topics.SOURCE_TOPICS
+        )
 
     async def flush(self, partition: int, close: bool) -> None:
         state = self._states[partition]

@@ -198,3 +198,30 @@ def test_a_pair_split_across_two_runs_is_not_taken_as_counted() -> None:
     second.take_changes()
     Log(second).fold(call)  # the calls topic re-read from offset 0
     assert interval(second, "sales").surveys == 2
+
+
+def survey_without_queue(contact_id: str, at: str) -> dict[str, Any]:
+    return {"event_id": f"s-{contact_id}", "type": "survey.submitted", "time": at, "contact_id": contact_id, "csat": 5}
+
+
+def test_a_survey_whose_contact_never_comes_goes_to_unknown_when_its_minute_closes() -> None:
+    state = new_state(grace_s=600)
+    Log(state).fold(survey_without_queue("lost", "2027-01-15T08:00:30+00:00"), survey_without_queue("late", "2027-01-15T08:20:00+00:00"),
+                    topic=topics.SURVEYS)  # fmt: skip
+    state.close(T0 + 1000)  # closes up to 08:06: only the first survey's minute
+    assert state.buckets[BucketKey(INTERVAL, "unknown", "unknown", int(T0))].stats.surveys == 1
+    Log(state).fold(contact_event("offered", "late", T0 + 1190, queue="sales"))
+    assert interval(state, "sales", T0 + 1200).surveys == 1  # booked at the survey's time, in its contact's queue
+    state.close(T0 + 3000)
+    assert BucketKey(INTERVAL, "unknown", "unknown", int(T0) + 900) not in state.buckets
+
+
+def test_contacts_are_forgotten_after_the_horizon_unless_seen_again() -> None:
+    state = PartitionState(CONFIG.rules, grace_s=60, contact_horizon_s=3600, repeat_horizon_s=86400)
+    log = Log(state)
+    log.fold(contact_event("offered", "quiet", T0), contact_event("offered", "busy", T0))
+    log.fold(contact_event("answered", "busy", T0 + 3000))
+    state.close(T0 + 3700)
+    assert state.contacts_tracked == 1  # "quiet" last seen more than an hour before; "busy" not
+    state.close(T0 + 6700)
+    assert state.contacts_tracked == 0
