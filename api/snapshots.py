@@ -42,7 +42,6 @@ class SnapshotReader:
         self.totals_at_ready: dict[tuple[str, str], BucketStats] = {}
         self.last_update: float | None = None
         self._progress: dict[str, dict[int, dict[str, int]]] = {topic: {} for topic in self._topics}
-        self._newest_interval = 0
         self._slots = snapshot.SlotReader(settings.kpi.grace_minutes * 60.0)
         self._tasks: list[asyncio.Task[None]] = []
         self._offsets: AIOKafkaConsumer | None = None
@@ -136,14 +135,12 @@ class SnapshotReader:
             partition, size, start = (int(part) for part in key)
             for bucket, stats in self._slots.read(partition, size, start, raw_value):
                 self.book.put(partition, bucket, stats)
-            if size == INTERVAL and start > self._newest_interval:
-                self._newest_interval = start
 
     def prune(self, now: float) -> None:
         """Minute buckets only serve rolling windows; 15-minute history is kept for history_days
         behind the newest bucket (event time, so replayed years are kept like live days)."""
         self.book.prune(MINUTE, now - MINUTES_KEPT_S)
-        self.book.prune(INTERVAL, self._newest_interval - self._settings.kpi.history_days * 86400)
+        self.book.prune(INTERVAL, self._slots.newest(INTERVAL) - self._settings.kpi.history_days * 86400)
 
     # -- progress -------------------------------------------------------------------------------
 

@@ -104,9 +104,10 @@ class PartitionWriter:
         table.extend(self._offers(changes.offers))
         if changes.closed or close:
             after.insert(0, (snapshot.meta_table_key(partition), snapshot.encode_json(state.meta())))
-        for number in [n for n, newest in self._segments.items() if newest < changes.offers_floor]:
-            del self._segments[number]
-            after.append((snapshot.offers_table_key(partition, number), None))
+        if close:  # only closing moves the offers' floor
+            for number in [n for n, newest in self._segments.items() if newest < changes.offers_floor]:
+                del self._segments[number]
+                after.append((snapshot.offers_table_key(partition, number), None))
         return Writes(snapshots, table, bool(changes.closed), after)
 
     def _offers(self, offers: list[tuple[str, Offer]]) -> list[tuple[bytes, bytes | None]]:

@@ -129,6 +129,10 @@ class SlotReader:
                 del self._seen[slot]
         return changed
 
+    def newest(self, size: int) -> int:
+        """The latest start of a slot of this size read so far (0 before any)."""
+        return self._newest.get(size, 0)
+
 
 def decode_slot_buckets(raw: bytes) -> list[tuple[str, str, Bucket]]:
     return [

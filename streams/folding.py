@@ -261,8 +261,8 @@ class Folder:
         every batch: under load the batches between two writes share their slot records. Effects not
         yet written are safe: a worker taking over re-reads from the resume point and adds what the
         written marks do not hold."""
-        interval = CATCH_UP_FLUSH_S if self._catching_up() else self._settings.worker.flush_interval_seconds
-        if time.monotonic() - self._flushed_at < interval:
+        since = time.monotonic() - self._flushed_at
+        if since < self._settings.worker.flush_interval_seconds or (since < CATCH_UP_FLUSH_S and self._catching_up()):
             return
         started = time.monotonic()
         for partition in self._unflushed:

@@ -67,6 +67,7 @@ def test_a_reader_applies_only_the_buckets_that_changed() -> None:
 
     log.fold(contact_event("offered", "c1", T0, queue="a"), contact_event("offered", "c2", T0, queue="b"))
     assert sorted(interval_updates()) == [(BucketKey(INTERVAL, "a", "voice", int(T0)), 1), (BucketKey(INTERVAL, "b", "voice", int(T0)), 1)]
+    assert (reader.newest(INTERVAL), reader.newest(MINUTE)) == (int(T0), 0)
     log.fold(contact_event("offered", "c3", T0 + 1, queue="b"))
     assert interval_updates() == [(BucketKey(INTERVAL, "b", "voice", int(T0)), 2)]
     writer = PartitionWriter(0)  # a new worker sends everything again, with new versions
