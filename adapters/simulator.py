@@ -17,14 +17,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-# Share of the peak arrival rate for each UTC hour: quiet nights, a morning ramp, a late-morning peak,
-# a lunch dip and a second, slightly lower, early-afternoon peak.
-HOURLY_LOAD: Final = (
+# Share of the peak arrival rate for each UTC hour of event time: quiet nights, a morning ramp, a
+# late-morning peak, a lunch dip and a second, slightly lower, early-afternoon peak.
+DIURNAL_LOAD: Final = (
     0.10, 0.10, 0.10, 0.10, 0.10, 0.12,
     0.20, 0.40, 0.70, 0.90, 1.00, 1.00,
     0.85, 0.95, 1.00, 0.90, 0.80, 0.60,
     0.45, 0.35, 0.25, 0.18, 0.12, 0.10,
 )  # fmt: skip
+# Every hour at the peak rate: what tests, benchmarks and the demo use, so that the traffic they see does
+# not depend on the hour they run at.
+FLAT_LOAD: Final = (1.0,) * 24
+LOAD_PROFILES: Final[dict[str, tuple[float, ...]]] = {"flat": FLAT_LOAD, "diurnal": DIURNAL_LOAD}
 
 REPEAT_SHARE: Final = 0.15
 UNKNOWN_CUSTOMER_SHARE: Final = 0.10
@@ -118,9 +122,12 @@ def generate(
     seed: int = 7,
     queues: Sequence[QueueProfile] = DEFAULT_QUEUES,
     rate_scale: float = 1.0,
+    load: Sequence[float] = FLAT_LOAD,
 ) -> Iterator[dict[str, Any]]:
     """Yield contract-v1 event dicts in non-decreasing event time from epoch `start` for `duration_s` seconds of
-    event time (None = forever). Same seed + same args => identical sequence.
+    event time (None = forever). Same seed + same args => identical sequence. ``load`` is the share of the
+    peak rate for each UTC hour of event time (``LOAD_PROFILES``); with the flat profile the traffic drawn
+    does not depend on ``start`` at all, only its ids do.
 
     The center starts empty at ``start`` and the stream simply stops at the end, so contacts still in
     progress then are cut short, as they would be in any window of a live stream. Ids look like
@@ -130,8 +137,10 @@ def generate(
         raise ValueError("duration_s must not be negative")
     if rate_scale < 0:
         raise ValueError("rate_scale must not be negative")
+    if len(load) != 24 or not all(0.0 <= share <= 1.0 for share in load) or not any(load):
+        raise ValueError("load must give 24 hourly shares of the peak rate, each from 0 to 1, not all 0")
     end = math.inf if duration_s is None else start + duration_s
-    return _Simulation(start, seed, queues, rate_scale).run(end)
+    return _Simulation(start, seed, queues, rate_scale, tuple(load)).run(end)
 
 
 class _TimeFormatter:
@@ -186,8 +195,11 @@ class _Contact:
 class _Simulation:
     """The event loop: a heap of (time, sequence, kind, target) entries, each handled by one method."""
 
-    def __init__(self, start: float, seed: int, profiles: Sequence[QueueProfile], rate_scale: float) -> None:
+    def __init__(
+        self, start: float, seed: int, profiles: Sequence[QueueProfile], rate_scale: float, load: tuple[float, ...]
+    ) -> None:
         self._rng = random.Random(seed)
+        self._load = load
         # The start is part of every id so that a restarted demo (same seed, later start) is not taken
         # for a replay of the earlier run and dropped by the worker's event_id deduplication.
         self._id_prefix = f"{seed}-{round(start * 1000)}-"
@@ -228,7 +240,7 @@ class _Simulation:
         rng, moment = self._rng, after
         while True:
             moment += rng.expovariate(queue.peak_rate)
-            if rng.random() < HOURLY_LOAD[int(moment // 3600) % 24]:
+            if rng.random() < self._load[int(moment // 3600) % 24]:
                 break
         self._push(moment, _ARRIVAL, queue)
 

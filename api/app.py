@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth import TokenStore, authorize
+from api.head import HeadAsGet
 from api.metrics import build_registry
 from api.routers import health, history, kpis, metrics, queues, status, stream, wallboard
 from api.snapshots import SnapshotReader
@@ -58,9 +59,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.api.cors_origins,
-            allow_methods=["GET"],
+            allow_methods=["GET", "HEAD"],
             allow_headers=["Authorization", "If-None-Match", "Last-Event-ID"],
             expose_headers=["ETag"],
             max_age=600,
         )
+    app.add_middleware(HeadAsGet)
     return app

@@ -27,7 +27,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from adapters.simulator import HOURLY_LOAD
 from bench.loadgen import PollSpec, StreamSpec
 from bench.procfs import open_files
 from bench.service import HOST, Service, eventually
@@ -89,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION_S, help="seconds measured per GET /v1/kpis variant (default: %(default)s)")
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="concurrent polling clients (default: %(default)s)")
     parser.add_argument("--queues", type=int, default=DEFAULT_QUEUES, help="simulated queues (default: %(default)s)")
-    parser.add_argument("--rate-scale", type=float, default=1.0, help="simulated arrival rate multiplier; at 1.0 each queue peaks at 20-240 contacts/h, and the simulated day follows the UTC clock (peak 10-15 h, nights a tenth) (default: %(default)s)")
+    parser.add_argument("--rate-scale", type=float, default=1.0, help="simulated arrival rate multiplier; at 1.0 each queue gets 20-240 contacts/h, at every hour (flat load) (default: %(default)s)")
     parser.add_argument("--sse-max", type=int, default=DEFAULT_SSE_MAX, help="most SSE clients tried (default: %(default)s)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file (default: bench/results/api-latest.json)")
 
@@ -226,8 +225,8 @@ def notes(result: dict[str, Any]) -> list[str]:
         "with the server for CPU, so these figures are lower bounds for a server with the machine to itself.",
         f"clients are closed-loop (a new request as soon as the previous answer is read); latency is that of one "
         f"request among {result['parameters']['clients']} in flight.",
-        f"simulated traffic ran at {result['parameters']['simulated_load_share']:.0%} of its daily peak "
-        f"(the simulated day follows the UTC clock) times rate scale {result['parameters']['rate_scale']}.",
+        f"simulated traffic ran on the flat load profile (every hour at the peak rate) times rate scale "
+        f"{result['parameters']['rate_scale']}, so the figures do not depend on the hour they were measured at.",
     ]
     busy = result["machine"]["load_average_1m_at_start"]
     if busy > IDLE_LOAD_AVERAGE:
@@ -326,12 +325,12 @@ async def measure(service: Service, options: Options, steps: list[int]) -> dict[
     return {"service": {"serving_after_s": serving_s, "loaded_after_s": loaded_s, **loaded}, "kpis": kpis, "sse": sse}
 
 
-def parameters(service: Service, options: Options, steps: list[int], fd_limit: int, load_share: float) -> dict[str, Any]:
+def parameters(service: Service, options: Options, steps: list[int], fd_limit: int) -> dict[str, Any]:
     return {
         "command": ["cxpulse", *service.command()[3:]],
         "queues": options.queues,
         "rate_scale": options.rate_scale,
-        "simulated_load_share": load_share,
+        "load": service.load,
         "backfill_minutes": service.backfill_minutes,
         "clients": options.clients,
         "warmup_s": WARMUP_S,
@@ -349,7 +348,6 @@ def parameters(service: Service, options: Options, steps: list[int], fd_limit: i
 async def bench(options: Options) -> int:
     started = time.monotonic()
     facts = machine()
-    load_share = HOURLY_LOAD[time.gmtime().tm_hour]
     fd_limit = raise_fd_limit()
     steps = sse_steps(options.sse_max, fd_limit)
     service = Service(options.queues, options.rate_scale, backfill_minutes=BACKFILL_MINUTES, config=options.config)
@@ -367,7 +365,7 @@ async def bench(options: Options) -> int:
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_seconds": round(time.monotonic() - started, 1),
         "machine": facts,
-        "parameters": parameters(service, options, steps, fd_limit, load_share),
+        "parameters": parameters(service, options, steps, fd_limit),
         **figures,
     }
     result["service"]["stop_code"] = stop_code

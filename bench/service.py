@@ -64,6 +64,8 @@ class Service:
     rate_scale: float
     backfill_minutes: float
     config: str | None = None
+    # Flat, never diurnal: the benchmark must see the same traffic at 03:00 as at 11:00 UTC.
+    load: str = "flat"
     api_port: int = field(default_factory=free_port)
     broker_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
@@ -80,7 +82,7 @@ class Service:
         return [
             sys.executable, "-m", "service.cli", *config, "run", "--simulate",
             "--queues", str(self.queues), "--rate-scale", str(self.rate_scale),
-            "--backfill-minutes", str(self.backfill_minutes),
+            "--backfill-minutes", str(self.backfill_minutes), "--load", self.load,
         ]  # fmt: skip
 
     def environment(self) -> dict[str, str]:

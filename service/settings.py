@@ -21,9 +21,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
+_KAFKA_SCHEME = "kafka://"
+
+
+def parse_bootstrap(value: str) -> str:
+    """``host:port[,host:port]`` from that form or Faust's ``kafka://host:port[;kafka://host:port]``.
+
+    Checked here, once, because a malformed address otherwise fails deep inside aiokafka with a message
+    that names neither the setting nor the value.
+    """
+    servers: list[str] = []
+    for part in re.split(r"[,;]", value.strip()):
+        server = part.strip()
+        if server[: len(_KAFKA_SCHEME)].lower() == _KAFKA_SCHEME:
+            server = server[len(_KAFKA_SCHEME) :].rstrip("/")
+        match = _HOST_PORT.match(server)
+        if match is None or not 1 <= int(match["port"]) <= 65535:
+            raise ValueError(
+                f"{part.strip()!r} is not a Kafka address: give host:port[,host:port] or kafka://host:port"
+            )
+        servers.append(server)
+    return ",".join(servers)
+
+
 class KafkaSettings(_Section):
     bootstrap: str | None = Field(
-        default=None, description="host:port[,host:port]; unset runs the embedded broker"
+        default=None, description="host:port[,host:port] or kafka://host:port; unset runs the embedded broker"
     )
     partitions: int = Field(default=4, ge=1, le=1024, description="partitions of the topics cxpulse creates")
     replication_factor: int = Field(default=1, ge=1, le=10)
@@ -31,6 +55,11 @@ class KafkaSettings(_Section):
         default=50, ge=1, le=5000,
         description="longest a fetch waits for new records (worker and API); brokers that do not answer a waiting fetch when data arrives add up to this to every event's delay",
     )
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _kafka_address(cls, value: str | None) -> str | None:
+        return None if value is None else parse_bootstrap(value)
 
 
 class EmbeddedBrokerSettings(_Section):

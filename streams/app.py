@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-
 from service.settings import Settings
 from streams.folding import attach_folding
 from streams.transport import WorkerApp
@@ -18,7 +17,7 @@ def create_app(settings: Settings) -> WorkerApp:
     app = WorkerApp(
         settings.worker.app_id,
         datadir=str(datadir),
-        broker=f"kafka://{settings.bootstrap}",
+        broker=[f"kafka://{server}" for server in settings.bootstrap.split(",")],
         store="memory://",
         topic_partitions=settings.kafka.partitions,
         topic_replication_factor=settings.kafka.replication_factor,

@@ -236,8 +236,10 @@ async def scraped() -> AsyncIterator[tuple[Stack, Prometheus]]:
 
 
 async def publish_rare_events(stack: Stack) -> str:
-    """What simulated traffic does not make for sure: a dead letter, a duplicate, a late event, a
-    contact left waiting, and a survey with every answer (simulated surveys are few and random)."""
+    """What simulated traffic does not make for sure, or not in time: a dead letter, a duplicate, a late
+    event, a contact left waiting, an abandon with its wait and a short one, a repeat contact, and a
+    survey with every answer. Random traffic may lack any of them for minutes (it did, at night, when
+    the simulator followed the UTC hour), so the test makes them itself."""
     queue = f"grafana-{uuid.uuid4().hex[:6]}"
     now = time.time()
     waiting = contact_event("offered", "w1", now, queue)  # never answered: waiting now
@@ -246,6 +248,14 @@ async def publish_rare_events(stack: Stack) -> str:
         contact_event("answered", "s1", now - 50, queue, agent_id="a1"),
         contact_event("ended", "s1", now - 20, queue, agent_id="a1", talk_s=30, hold_s=0),
         contact_event("wrapup_ended", "s1", now - 10, queue, agent_id="a1", acw_s=10),
+    ]
+    abandons = [
+        contact_event("offered", "ab1", now - 100, queue),
+        contact_event("abandoned", "ab1", now - 60, queue, wait_s=40),
+        contact_event("offered", "ab2", now - 30, queue),
+        contact_event("abandoned", "ab2", now - 28, queue, wait_s=2),
+        contact_event("offered", "rep1", now - 8, queue, customer_id="cust-s1"),
+        contact_event("answered", "rep1", now - 6, queue, customer_id="cust-s1", agent_id="a1", wait_s=2),
     ]
     survey = {
         "event_id": f"survey-{queue}",
@@ -265,6 +275,7 @@ async def publish_rare_events(stack: Stack) -> str:
         ("cx.calls", b"cust-w1", json.dumps(waiting).encode()),
         ("cx.calls", b"cust-w1", json.dumps(waiting).encode()),
         *[("cx.calls", b"cust-s1", json.dumps(event).encode()) for event in handled],
+        *[("cx.calls", event["customer_id"].encode(), json.dumps(event).encode()) for event in abandons],
         ("cx.surveys", b"cust-s1", json.dumps(survey).encode()),
     ]
     await produce(stack.bootstrap, records)

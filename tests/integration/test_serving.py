@@ -360,6 +360,19 @@ async def test_kpis_etag_gives_304_until_the_queue_changes(stack: Stack) -> None
         assert changed.headers["ETag"] != etag and WEAK_ETAG.match(changed.headers["ETag"])
 
 
+async def test_head_answers_wherever_get_does(stack: Stack) -> None:
+    """``curl -I`` and uptime monitors: GET's status and headers, no body, also on the endless SSE stream."""
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as client:
+        for path in ("/v1/kpis", "/v1/queues", "/v1/status", "/healthz", "/readyz", "/metrics", "/wallboard"):
+            got, head = await client.get(path), await client.head(path)
+            assert head.status_code == got.status_code, f"HEAD {path}: {head.status_code}, GET {got.status_code}"
+            assert head.content == b"", f"HEAD {path} sent a body"
+            assert head.headers["content-type"] == got.headers["content-type"], path
+        stream_head = await asyncio.wait_for(client.head("/v1/stream"), PATIENCE_S)
+        assert stream_head.status_code == 200 and stream_head.headers["content-type"].startswith("text/event-stream")
+        assert (await client.head("/v1/kpis", params={"window": "7m"})).status_code == 422
+
+
 async def test_stream_snapshot_then_updates_of_changed_rows_and_snapshot_on_reconnect(stack: Stack) -> None:
     busy, quiet = fresh_queue("sse-busy"), fresh_queue("sse-quiet")
     now = time.time()

@@ -59,3 +59,36 @@ def test_alerts_render_refuses_a_bad_thresholds_file(tmp_path: Path, capsys: pyt
     bad.write_text("kpis:\n  abandon_rate: {direction: sideways, warning: 0.1}\n")
     assert main(["alerts", "render", "--thresholds", str(bad), "--output", str(tmp_path / "out")]) == 2
     assert "kpis.abandon_rate.direction" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--config", "cx.yaml", "run"], ["run", "--config", "cx.yaml"], ["bench", "pipeline", "--config", "cx.yaml"]],
+)
+def test_config_is_accepted_before_or_after_the_command(argv: list[str]) -> None:
+    parser, _ = build_parser()
+    assert parser.parse_args(argv).config == "cx.yaml"
+
+
+def test_config_given_before_the_command_survives_it() -> None:
+    parser, _ = build_parser()
+    assert parser.parse_args(["--config", "cx.yaml", "topics"]).config == "cx.yaml"
+    assert parser.parse_args(["topics"]).config is None
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [("kafka://10.0.0.5:9092", "10.0.0.5:9092"), ("k1:9092,k2:9093", "k1:9092,k2:9093"), ("kafka://k1:1;kafka://k2:2", "k1:1,k2:2")],
+)
+def test_broker_takes_host_port_lists_and_kafka_urls(given: str, used: str) -> None:
+    parser, _ = build_parser()
+    assert parser.parse_args(["run", "--broker", given]).broker == used
+
+
+@pytest.mark.parametrize("given", ["http://k1:9092", "k1", "k1:0", "k1:9092,", "kafka://"])
+def test_broker_refuses_anything_else_naming_the_value(given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--broker", given])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --broker" in err and "is not a Kafka address" in err and "host:port" in err

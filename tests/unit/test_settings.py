@@ -61,3 +61,12 @@ def test_queue_rules_are_validated_by_name(tmp_path: Path) -> None:
         load_settings(config, environ={})
     assert "queues.billing.timezone: Value error, unknown IANA time zone 'Mars/Olympus'" in str(caught.value)
     assert "queues.billing.service_level_formula" in str(caught.value)
+
+
+def test_bootstrap_in_faust_url_form_is_read_as_host_port() -> None:
+    assert load_settings(environ={"CXPULSE_BROKER": "kafka://kafka-1:9092"}).bootstrap == "kafka-1:9092"
+
+
+def test_bootstrap_that_is_no_kafka_address_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"kafka\.bootstrap: .*'https://kafka-1' is not a Kafka address"):
+        load_settings(environ={"CXPULSE_BROKER": "https://kafka-1"})

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from adapters.simulator import DEFAULT_QUEUES, QueueProfile, generate, queue_profiles
+from adapters.simulator import DEFAULT_QUEUES, DIURNAL_LOAD, QueueProfile, generate, queue_profiles
+from bench import api as api_bench
+from service.cli import SIMULATE_DEFAULTS
 from streams import topics
 from streams.contract import parse_time, validate
 
@@ -179,12 +181,45 @@ def test_nights_are_much_quieter_than_late_mornings() -> None:
     midnight = START - 8 * 3600
     hours = Counter(
         int((parse_time(event["time"]) - midnight) // 3600)
-        for event in generate(midnight, 24 * 3600, seed=5)
+        for event in generate(midnight, 24 * 3600, seed=5, load=DIURNAL_LOAD)
         if event["type"] == "contact.offered"
     )
     night = sum(hours[hour] for hour in range(1, 5))
     late_morning = sum(hours[hour] for hour in range(10, 14))
     assert 0.05 <= night / late_morning <= 0.2
+
+
+def _shape(events: list[Event], start: float) -> list[tuple[str, str, str, float]]:
+    """What a run's traffic is, without its ids and start: type, queue, channel and time since the start."""
+    return [(e["type"], e.get("queue", ""), e.get("channel", ""), round(parse_time(e["time"]) - start, 3)) for e in events]
+
+
+@pytest.mark.parametrize("hour", [3, 11])
+def test_the_flat_default_draws_the_same_traffic_at_any_hour(hour: int) -> None:
+    """What tests, benchmarks and the demo see must not depend on the hour they run at (03:00 = 11:00)."""
+    noon = datetime(2024, 3, 5, 12, 0, tzinfo=timezone.utc).timestamp()
+    at_hour = noon + (hour - 12) * 3600
+    reference = _shape(list(generate(noon, 2 * 3600, seed=5)), noon)
+    assert len(reference) > 1000
+    assert _shape(list(generate(at_hour, 2 * 3600, seed=5)), at_hour) == reference
+
+
+def test_a_load_profile_needs_24_shares_from_0_to_1() -> None:
+    for load in [(1.0,) * 23, (0.5,) * 23 + (1.5,), (0.0,) * 24]:
+        with pytest.raises(ValueError, match="24 hourly shares"):
+            next(generate(START, 60, load=load))
+
+
+def test_every_queue_of_the_api_benchmark_has_traffic_in_its_backfill() -> None:
+    """The API benchmark waits for a /v1/kpis?window=15m row of each of its queues: the backfill it asks
+    for (default seed, flat load) must hold an offer of every queue in its last 15 minutes, at any hour."""
+    backfill_s = api_bench.BACKFILL_MINUTES * 60
+    profiles = queue_profiles(api_bench.DEFAULT_QUEUES)
+    events = generate(START, backfill_s, seed=SIMULATE_DEFAULTS["seed"], queues=profiles)
+    recent = {
+        e["queue"] for e in events if e["type"] == "contact.offered" and parse_time(e["time"]) >= START + backfill_s - 900
+    }
+    assert recent == {profile.name for profile in profiles}
 
 
 def test_rate_scale_multiplies_the_arrivals() -> None:
