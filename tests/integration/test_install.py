@@ -9,6 +9,7 @@ Needs the package registry (PyPI) for the dependencies, as ``make test`` does.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,7 +43,10 @@ def clean_environment() -> dict[str, str]:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bin directory of a fresh venv holding the wheel built from this checkout and its dependencies only."""
     where = tmp_path_factory.mktemp("install")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(where / "dist"), str(ROOT)], where)
+    # Built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds.
+    source = where / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "test-artifacts", "__pycache__"))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(where / "dist"), str(source)], where)
     (wheel,) = (where / "dist").glob("cxpulse-*.whl")
     run([sys.executable, "-m", "venv", str(where / "venv")], where)
     bin_dir = where / "venv" / "bin"
