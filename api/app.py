@@ -16,8 +16,7 @@ from api.routers import health, history, kpis, metrics, queues, status, stream, 
 from api.snapshots import SnapshotReader
 from api.view import KpiView
 from kpis.book import KpiBook
-from kpis.thresholds import load_thresholds
-from service.settings import Settings
+from service.settings import Settings, load_thresholds
 
 DESCRIPTION = """\
 Contact-center KPIs per queue and channel, seconds after the events. Values come from the workers'

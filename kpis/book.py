@@ -17,7 +17,7 @@ from kpis import definitions, formulas
 from kpis.buckets import BucketStats
 from kpis.state import INTERVAL, MINUTE, BucketKey
 from kpis.windows import HistoryInterval, Span, Window, history_periods, iso, span
-from service.settings import QueueRules
+from kpis.rules import QueueRules
 
 ALL = "*"
 Pair = tuple[str, str]

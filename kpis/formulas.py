@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from service.settings import ServiceLevelFormula
+from kpis.rules import ServiceLevelFormula
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

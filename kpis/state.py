@@ -31,8 +31,8 @@ from enum import Enum
 from typing import Any, Callable, Iterator, NamedTuple
 
 from kpis.buckets import BucketStats
-from service.settings import QueueRules
-from streams.contract import Event
+from kpis.event import Event
+from kpis.rules import QueueRules
 
 MINUTE = 60
 INTERVAL = 900

@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kpis.windows import ROLLING, Window
-from service.settings import ConfigError, read_yaml
 
 
 class Direction(str, Enum):
@@ -283,19 +281,16 @@ class Thresholds:
         return result
 
 
-class ThresholdsError(ConfigError):
-    """A thresholds file that cannot be used; the message names the file, the key and the problem."""
+class ThresholdsError(ValueError):
+    """A thresholds document that cannot be used; the message names the key and the problem."""
 
 
-def load_thresholds(path: Path) -> Thresholds:
-    try:
-        document = read_yaml(path, "thresholds file") or {}
-    except ConfigError as exc:
-        raise ThresholdsError(str(exc)) from exc
+def parse_thresholds(document: Any) -> Thresholds:
+    """Resolved rules of a thresholds document (the parsed YAML); reading the file is the caller's."""
     try:
         return Thresholds(ThresholdsFile.model_validate(document))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())
-        raise ThresholdsError(f"thresholds file {path}: {problems}") from exc
+        raise ThresholdsError(problems) from exc
     except ValueError as exc:
-        raise ThresholdsError(f"thresholds file {path}: {exc}") from exc
+        raise ThresholdsError(str(exc)) from exc

@@ -17,7 +17,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from kpis.state import INTERVAL, MINUTE
-from service.settings import QueueRules
+from kpis.rules import QueueRules
 
 
 class Window(str, Enum):

@@ -119,7 +119,7 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from kpis.thresholds import load_thresholds
+    from service.settings import load_thresholds
     from service.alert_rules import write
 
     path = Path(args.thresholds) if args.thresholds else settings.alerts.thresholds_file

@@ -11,10 +11,12 @@ import re
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from kpis.rules import QueueOverrides, QueueRules
+from kpis.thresholds import Thresholds, ThresholdsError, parse_thresholds
 
 
 class _Section(BaseModel):
@@ -104,61 +106,6 @@ class WorkerSettings(_Section):
     retention_minutes: int = Field(default=180, ge=60, description="how long minute buckets are kept")
     contact_horizon_minutes: int = Field(default=360, ge=10, description="how long a contact's state is kept")
     data_dir: Path | None = Field(default=None, description="Faust's data directory (default: <temp dir>/<app_id>-data)")
-
-
-class ServiceLevelFormula(str, Enum):
-    """Which contacts the service-level denominator holds (vendors differ; the choice is per queue)."""
-
-    ANSWERED_PLUS_ABANDONED = "answered_plus_abandoned"
-    ANSWERED = "answered"
-    ABANDONS_WITHIN_COUNT_AS_MET = "abandons_within_count_as_met"
-
-
-_DAY_START = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
-
-
-class QueueOverrides(_Section):
-    """Per-queue settings; a key left out falls back to ``defaults``."""
-
-    timezone: str | None = None
-    day_start: str | None = None
-    service_level_seconds: float | None = Field(default=None, gt=0, le=86400)
-    service_level_formula: ServiceLevelFormula | None = None
-    short_abandon_seconds: float | None = Field(default=None, ge=0, le=3600)
-    repeat_contact_days: float | None = Field(default=None, gt=0, le=90)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
-
-    @field_validator("day_start")
-    @classmethod
-    def _clock_time(cls, value: str | None) -> str | None:
-        if value is not None and not _DAY_START.match(value):
-            raise ValueError(f"day_start must be HH:MM (00:00 to 23:59), not {value!r}")
-        return value
-
-
-class QueueRules(QueueOverrides):
-    """The settings that apply to one queue, every key filled in."""
-
-    timezone: str = "UTC"
-    day_start: str = "00:00"
-    service_level_seconds: float = Field(default=20, gt=0, le=86400)
-    service_level_formula: ServiceLevelFormula = ServiceLevelFormula.ANSWERED_PLUS_ABANDONED
-    short_abandon_seconds: float = Field(default=5, ge=0, le=3600)
-    repeat_contact_days: float = Field(default=7, gt=0, le=90)
-
-    @property
-    def day_start_seconds(self) -> int:
-        hours, minutes = self.day_start.split(":")
-        return int(hours) * 3600 + int(minutes) * 60
 
 
 class LateEvents(str, Enum):
@@ -284,7 +231,13 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
         source = f" (file {path}, environment {ENV_PREFIX}*)" if path else f" (environment {ENV_PREFIX}*)"
         raise ConfigError(f"invalid configuration{source}: {problems}") from exc
     if settings.alerts.thresholds_file is not None:
-        from kpis.thresholds import load_thresholds  # kpis depends on this module, not the other way
-
         load_thresholds(settings.alerts.thresholds_file)
     return settings
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    """The thresholds file, validated; ConfigError names the file, the key and the problem."""
+    try:
+        return parse_thresholds(read_yaml(path, "thresholds file") or {})
+    except ThresholdsError as exc:
+        raise ConfigError(f"thresholds file {path}: {exc}") from exc

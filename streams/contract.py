@@ -15,6 +15,7 @@ from typing import Any, Callable, Final, Literal, NamedTuple, get_args
 import fastjsonschema
 import orjson
 
+from kpis.event import Event
 from streams import topics
 
 CONTACT_TYPES: Final = frozenset(
@@ -42,27 +43,6 @@ class InvalidEvent(ValueError):
     def __init__(self, kind: InvalidKind, reason: str) -> None:
         super().__init__(reason)
         self.kind = kind
-
-
-@dataclass(slots=True)
-class Event:
-    """A validated contract event with its time parsed to epoch seconds (UTC). Treated as read-only
-    but not frozen: a frozen dataclass takes twice as long to build, once per event."""
-
-    event_id: str
-    type: str
-    time: float
-    contact_id: str
-    customer_id: str | None
-    queue: str | None
-    channel: str | None
-    agent_id: str | None
-    fields: dict[str, Any]
-
-    def number(self, name: str) -> float | None:
-        """An optional numeric field such as ``wait_s`` or ``csat``."""
-        value = self.fields.get(name)
-        return None if value is None or isinstance(value, bool) else float(value)
 
 
 def _load_schema(name: str) -> dict[str, Any]:

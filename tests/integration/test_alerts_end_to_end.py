@@ -21,7 +21,7 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from kpis.thresholds import load_thresholds
+from service.settings import load_thresholds
 from service import alert_rules
 from tests.events import contact_event
 from tests.integration.alertmanager import Alertmanager, Notification, WebhookReceiver, config_for_test

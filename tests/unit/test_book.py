@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 from kpis.book import ALL, KpiBook
 from kpis.buckets import BucketStats
+from kpis.rules import QueueOverrides, QueueRules, ServiceLevelFormula
 from kpis.state import INTERVAL, MINUTE, BucketKey
 from kpis.windows import HistoryInterval, Span, Window, history_periods, span
-from service.settings import QueueOverrides, QueueRules, ServiceLevelFormula, Settings
+from service.settings import Settings
 
 T0 = 1_800_000_000
 

@@ -21,13 +21,14 @@ from adapters.publisher import topic_of
 from kpis import snapshot
 from kpis.book import KpiBook
 from kpis.persistence import PartitionWriter
+from kpis.rules import QueueOverrides, ServiceLevelFormula
 from kpis.state import INTERVAL, PartitionState
 from kpis.windows import Span
-from service.settings import QueueOverrides, ServiceLevelFormula, Settings
+from service.settings import Settings
 from streams.contract import record_key
-from tests.events import decode
 from streams.topics import SOURCE_TOPICS
 from tests import reference
+from tests.events import decode
 from tests.traffic import arrival_order, assert_matches, reference_rules, simulated
 
 PARTITIONS = 4

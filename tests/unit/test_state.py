@@ -8,11 +8,11 @@ from typing import Any
 from kpis import snapshot
 from kpis.buckets import BucketStats
 from kpis.persistence import PartitionWriter
+from kpis.rules import QueueOverrides
 from kpis.state import INTERVAL, MINUTE, BucketKey, Outcome, PartitionState
-from service.settings import QueueOverrides, Settings
+from service.settings import Settings
 from streams import topics
-from tests.events import decode
-from tests.events import contact_event
+from tests.events import contact_event, decode
 
 T0 = 1_800_000_000.0  # on a 15-minute boundary: 1_800_000_000 / 900 is whole
 CONFIG = Settings(queues={"billing": QueueOverrides(short_abandon_seconds=5, service_level_seconds=20)})

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from api.view import add_statuses
-from kpis.thresholds import Thresholds, ThresholdsError, ThresholdsFile, load_thresholds
+from kpis.thresholds import Thresholds, ThresholdsFile
 from kpis.windows import Window
 from service import alert_rules
+from service.settings import ConfigError, load_thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 THRESHOLDS = ROOT / "deploy" / "alerts" / "thresholds.yaml"
@@ -102,7 +103,7 @@ def test_roll_up_rows_carry_the_worst_status_of_their_pairs() -> None:
 def test_a_bad_thresholds_file_is_refused_with_the_key_named(tmp_path: Path, document: dict[str, Any], message: str) -> None:
     path = tmp_path / "thresholds.yaml"
     path.write_text(yaml.safe_dump(document))
-    with pytest.raises(ThresholdsError, match=message):
+    with pytest.raises(ConfigError, match=f"thresholds file {path}: .*{message}"):
         load_thresholds(path)
 
 

@@ -1,0 +1,70 @@
+"""The rules a queue is counted by: time zone and business day, service level, short abandons, repeats.
+
+They live in the core because the fold, the windows and the formulas read them for every event; the
+configuration file only fills them in (``service.settings``).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ServiceLevelFormula(str, Enum):
+    """Which contacts the service-level denominator holds (vendors differ; the choice is per queue)."""
+
+    ANSWERED_PLUS_ABANDONED = "answered_plus_abandoned"
+    ANSWERED = "answered"
+    ABANDONS_WITHIN_COUNT_AS_MET = "abandons_within_count_as_met"
+
+
+_DAY_START = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class QueueOverrides(BaseModel):
+    """Per-queue settings; a key left out falls back to ``defaults``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str | None = None
+    day_start: str | None = None
+    service_level_seconds: float | None = Field(default=None, gt=0, le=86400)
+    service_level_formula: ServiceLevelFormula | None = None
+    short_abandon_seconds: float | None = Field(default=None, ge=0, le=3600)
+    repeat_contact_days: float | None = Field(default=None, gt=0, le=90)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("day_start")
+    @classmethod
+    def _clock_time(cls, value: str | None) -> str | None:
+        if value is not None and not _DAY_START.match(value):
+            raise ValueError(f"day_start must be HH:MM (00:00 to 23:59), not {value!r}")
+        return value
+
+
+class QueueRules(QueueOverrides):
+    """The settings that apply to one queue, every key filled in."""
+
+    timezone: str = "UTC"
+    day_start: str = "00:00"
+    service_level_seconds: float = Field(default=20, gt=0, le=86400)
+    service_level_formula: ServiceLevelFormula = ServiceLevelFormula.ANSWERED_PLUS_ABANDONED
+    short_abandon_seconds: float = Field(default=5, ge=0, le=3600)
+    repeat_contact_days: float = Field(default=7, gt=0, le=90)
+
+    @property
+    def day_start_seconds(self) -> int:
+        hours, minutes = self.day_start.split(":")
+        return int(hours) * 3600 + int(minutes) * 60
