@@ -22,31 +22,9 @@ from api.snapshots import SnapshotReader
 from api.view import KpiView
 from kpis.book import ALL
 from kpis.buckets import BucketStats
+from kpis.catalog import LIVE, WINDOWED
+from kpis.scales import SURVEY_SCALES
 from kpis.windows import ROLLING
-
-# (KPI name in the API, metric name, help) for the gauges of rolling-window KPIs.
-WINDOW_GAUGES = (
-    ("offered", "cxpulse_window_offered_contacts", "Contacts offered to the queue in the window."),
-    ("answered", "cxpulse_window_answered_contacts", "Contacts answered in the window."),
-    ("abandoned", "cxpulse_window_abandoned_contacts", "Contacts abandoned in the window, short abandons excluded."),
-    ("short_abandoned", "cxpulse_window_short_abandoned_contacts", "Contacts abandoned within the queue's short-abandon time."),
-    ("handled", "cxpulse_window_handled_contacts", "Conversations ended in the window."),
-    ("surveys", "cxpulse_window_survey_responses", "Survey responses received in the window."),
-    ("abandon_rate", "cxpulse_window_abandon_ratio", "Abandoned over answered plus abandoned, 0..1."),
-    ("asa_s", "cxpulse_window_asa_seconds", "Average speed of answer: mean wait of answered contacts."),
-    ("avg_abandon_wait_s", "cxpulse_window_abandon_wait_avg_seconds", "Mean wait of abandoned contacts."),
-    ("max_wait_s", "cxpulse_window_wait_max_seconds", "Longest wait of a contact answered or abandoned."),
-    ("wait_p90_s", "cxpulse_window_wait_p90_seconds", "90th percentile wait of contacts answered or abandoned."),
-    ("service_level", "cxpulse_window_service_level_ratio", "Service level under the queue's formula, 0..1."),
-    ("aht_s", "cxpulse_window_aht_seconds", "Average handle time: talk, hold and after-contact work per handled contact."),
-    ("fcr_survey", "cxpulse_window_fcr_survey_ratio", "Surveys answering resolved over surveys with a resolved answer."),
-    ("repeat_contact_rate", "cxpulse_window_repeat_contact_ratio", "Known-customer contacts that repeat an earlier one."),
-    ("csat", "cxpulse_window_csat_ratio", "Share of CSAT answers of 4 or 5."),
-    ("csat_mean", "cxpulse_window_csat_mean_score", "Mean CSAT answer, 1..5."),
-    ("nps", "cxpulse_window_nps_score", "Net promoter score, -100..100."),
-    ("ces_mean", "cxpulse_window_ces_mean_score", "Mean customer effort score, 1..7."),
-)
-
 
 # (metric name, help, value from running totals) for the contact counters.
 COUNTERS: tuple[tuple[str, str, Callable[[BucketStats], float]], ...] = (
@@ -73,8 +51,6 @@ COUNTERS: tuple[tuple[str, str, Callable[[BucketStats], float]], ...] = (
 # Upper bounds of the wait histogram: every one is a bin edge of kpis.buckets.wait_bin, so each
 # wait falls on the right side of every bound and the buckets are exact.
 WAIT_BUCKETS_S = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600, 900, 1200, 1800, 3600)
-# (survey label, counts field, score of index 0)
-SURVEYS = (("csat", "csat_counts", 1), ("nps", "nps_counts", 0), ("ces", "ces_counts", 1))
 
 
 def _difference(now: BucketStats, then: BucketStats | None) -> BucketStats:
@@ -131,10 +107,10 @@ class KpiCollector(Collector):
                 family.add_metric(pair, hold((name, queue, channel), value(since)))
             # Every score is exported from the start, at zero: a series that first appears at 1 hides
             # that first answer from rate() and increase().
-            for survey, field_name, first_score in SURVEYS:
-                for index, count in enumerate(getattr(since, field_name)):
-                    score = str(first_score + index)
-                    surveys.add_metric([*pair, survey, score], hold((f"{survey}:{score}", queue, channel), count))
+            for scale in SURVEY_SCALES:
+                for index, count in enumerate(since.score_counts(scale)):
+                    score = str(scale.lowest + index)
+                    surveys.add_metric([*pair, scale.name, score], hold((f"{scale.name}:{score}", queue, channel), count))
             yes = hold(("resolved:true", queue, channel), since.resolved_true)
             no = hold(("resolved:false", queue, channel), since.resolved_answers - since.resolved_true)
             resolution.add_metric([*pair, "true"], yes)
@@ -159,29 +135,22 @@ class KpiCollector(Collector):
 
     def _gauges(self) -> Iterator[Metric]:
         """From the rows the API serves (the view's current frame), not computed again per scrape."""
-        families = {
-            name: GaugeMetricFamily(metric, help_text, labels=["queue", "channel", "window"])
-            for name, metric, help_text in WINDOW_GAUGES
-        }
-        waiting = GaugeMetricFamily("cxpulse_waiting_contacts", "Contacts waiting in the queue now.", labels=["queue", "channel"])
-        longest = GaugeMetricFamily(
-            "cxpulse_longest_waiting_seconds", "Age of the oldest contact waiting now.", labels=["queue", "channel"]
-        )
+        windowed = {kpi.name: GaugeMetricFamily(kpi.metric, kpi.help, labels=["queue", "channel", "window"]) for kpi in WINDOWED}
+        live = {kpi.name: GaugeMetricFamily(kpi.metric, kpi.help, labels=["queue", "channel"]) for kpi in LIVE}
         for window in ROLLING:
             for row in self._view.frame.rows.get(window, {}).values():
                 if ALL in (row["queue"], row["channel"]):
                     continue
                 labels = [row["queue"], row["channel"], window.value]
-                for name, family in families.items():
+                for name, family in windowed.items():
                     if row[name] is not None:
                         family.add_metric(labels, float(row[name]))
                 if window is ROLLING[0]:
-                    waiting.add_metric(labels[:2], row["waiting_now"])
-                    if row["longest_waiting_s"] is not None:
-                        longest.add_metric(labels[:2], row["longest_waiting_s"])
-        yield from families.values()
-        yield waiting
-        yield longest
+                    for name, family in live.items():
+                        if row[name] is not None:
+                            family.add_metric(labels[:2], float(row[name]))
+        yield from windowed.values()
+        yield from live.values()
 
     def _health(self, now: float) -> Iterator[Metric]:
         records = CounterMetricFamily(

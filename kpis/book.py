@@ -13,7 +13,8 @@ from collections import defaultdict
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from kpis import definitions, formulas
+from kpis import formulas
+from kpis.catalog import Counters, compute
 from kpis.buckets import BucketStats
 from kpis.state import INTERVAL, MINUTE, BucketKey
 from kpis.windows import HistoryInterval, Span, Window, history_periods, iso, span
@@ -185,7 +186,7 @@ class KpiBook:
     def totals(self, window_span: Span) -> dict[Pair, dict[str, Any]]:
         """KPIs of every group over one span of buckets (benchmarks and tests compare these)."""
         grouped = self._rows(lambda _: window_span, self.pairs(), None, None)
-        return {group: definitions.compute(stats, n, d) for group, (stats, n, d, _, _) in grouped.items()}
+        return {group: compute(Counters(stats, n, d)) for group, (stats, n, d, _, _) in grouped.items()}
 
     def rows(self, window: Window, now: float, queue: str | None = None, channel: str | None = None) -> list[dict[str, Any]]:
         waiting = self._waiting_now()
@@ -200,7 +201,7 @@ class KpiBook:
                     "window": window.value,
                     "start": iso(start),
                     "end": iso(end),
-                    **definitions.compute(stats, numerator, denominator),
+                    **compute(Counters(stats, numerator, denominator)),
                     "waiting_now": count,
                     "longest_waiting_s": round(max(0.0, now - oldest), 3) if count else None,
                 }
@@ -232,7 +233,7 @@ class KpiBook:
                             "date": period.day.isoformat(),
                             "start": iso(start),
                             "end": iso(end),
-                            **definitions.compute(stats, numerator, denominator),
+                            **compute(Counters(stats, numerator, denominator)),
                         }
                     )
         rows.sort(key=lambda row: (row["queue"], row["channel"], row["start"]))

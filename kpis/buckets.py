@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable
 
+from kpis.scales import SURVEY_SCALES, SurveyScale
+
 
 def wait_bin(wait_s: float) -> int:
     """The histogram bin of a wait: its upper bound in seconds (1 s up to 5 min, then coarser)."""
@@ -25,12 +27,11 @@ def wait_bin(wait_s: float) -> int:
     return math.ceil(wait_s / 600) * 600
 
 
-def _zeros(n: int) -> list[int]:
-    return [0] * n
-
-
 @dataclass(slots=True)
 class BucketStats:
+    """The counters of one bucket. ``scores`` holds, per survey scale that has answers, one count per
+    answer (index 0 = the scale's lowest); a scale without answers is simply absent."""
+
     offered: int = 0
     answered: int = 0
     abandoned: int = 0
@@ -48,9 +49,7 @@ class BucketStats:
     talk_sum_s: float = 0.0
     hold_sum_s: float = 0.0
     acw_sum_s: float = 0.0
-    csat_counts: list[int] = field(default_factory=lambda: _zeros(5))
-    nps_counts: list[int] = field(default_factory=lambda: _zeros(11))
-    ces_counts: list[int] = field(default_factory=lambda: _zeros(7))
+    scores: dict[str, list[int]] = field(default_factory=dict)
     resolved_true: int = 0
     resolved_answers: int = 0
     known_customer_offered: int = 0
@@ -85,14 +84,15 @@ class BucketStats:
             bins = self.wait_bins
             for upper, count in other.wait_bins.items():
                 bins[upper] = bins.get(upper, 0) + count
-        if other.surveys:
-            for mine, theirs in (
-                (self.csat_counts, other.csat_counts),
-                (self.nps_counts, other.nps_counts),
-                (self.ces_counts, other.ces_counts),
-            ):
-                for index, count in enumerate(theirs):
-                    mine[index] += count
+        if other.scores:
+            scores = self.scores
+            for name, theirs in other.scores.items():
+                mine = scores.get(name)
+                if mine is None:
+                    scores[name] = list(theirs)
+                else:
+                    for index, count in enumerate(theirs):
+                        mine[index] += count
 
     def subtract(self, other: BucketStats) -> None:
         """Undo an ``add`` of the additive counters, for running totals that follow replaced buckets;
@@ -101,8 +101,8 @@ class BucketStats:
             setattr(self, name, getattr(self, name) - getattr(other, name))
         for upper, count in other.wait_bins.items():
             self.wait_bins[upper] = self.wait_bins.get(upper, 0) - count
-        for name in _SCORES:
-            mine, theirs = getattr(self, name), getattr(other, name)
+        for name, theirs in other.scores.items():
+            mine = self.scores.setdefault(name, [0] * len(theirs))
             for index, count in enumerate(theirs):
                 mine[index] -= count
 
@@ -114,6 +114,16 @@ class BucketStats:
         self.talk_sum_s = round(self.talk_sum_s, 6)
         self.hold_sum_s = round(self.hold_sum_s, 6)
         self.acw_sum_s = round(self.acw_sum_s, 6)
+
+    def score_counts(self, scale: SurveyScale) -> list[int]:
+        """Answers per score of the scale, zeros when it has none (do not modify: may be a new list)."""
+        return self.scores.get(scale.name) or [0] * scale.size
+
+    def add_score(self, scale: SurveyScale, answer: int) -> None:
+        counts = self.scores.get(scale.name)
+        if counts is None:
+            counts = self.scores[scale.name] = [0] * scale.size
+        counts[answer - scale.lowest] += 1
 
     def add_wait(self, wait_s: float) -> None:
         """A known wait of an answered or (not short) abandoned contact, for max and p90."""
@@ -168,12 +178,9 @@ class BucketStats:
             data["repeat_offered"] = self.repeat_offered
         if self.wait_bins:
             data["wait_bins"] = {str(upper): count for upper, count in self.wait_bins.items()}
-        if any(self.csat_counts):
-            data["csat_counts"] = self.csat_counts
-        if any(self.nps_counts):
-            data["nps_counts"] = self.nps_counts
-        if any(self.ces_counts):
-            data["ces_counts"] = self.ces_counts
+        for name, counts in self.scores.items():
+            if any(counts):
+                data[f"{name}_counts"] = counts
         return data
 
     @classmethod
@@ -181,9 +188,9 @@ class BucketStats:
         """Unknown keys are ignored and missing ones default, so old and new snapshots both load."""
         stats = cls(**{k: v for k, v in data.items() if k in _SCALARS})
         stats.wait_bins = {int(upper): count for upper, count in data.get("wait_bins", {}).items()}
-        for name in _SCORES:
-            if name in data:
-                setattr(stats, name, list(data[name]))
+        for scale in SURVEY_SCALES:
+            if scale.counts_key in data:
+                stats.scores[scale.name] = list(data[scale.counts_key])
         return stats
 
     @classmethod
@@ -194,7 +201,5 @@ class BucketStats:
         return total
 
 
-_SCORES = ("csat_counts", "nps_counts", "ces_counts")
-_ALL = tuple(f.name for f in fields(BucketStats) if f.name != "wait_bins")
-_SCALARS = frozenset(name for name in _ALL if name not in _SCORES)
+_SCALARS = frozenset(f.name for f in fields(BucketStats) if f.name not in ("wait_bins", "scores"))
 _SUMMED = tuple(name for name in _SCALARS if name != "max_wait_s")

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 from kpis.buckets import BucketStats
 from kpis.event import Event
 from kpis.rules import QueueRules
+from kpis.scales import SURVEY_SCALES
 
 MINUTE = 60
 INTERVAL = 900
@@ -377,15 +378,12 @@ class PartitionState:
 
     def _book_survey(self, pending: _Pending, held: Held) -> None:
         answers = pending.survey or {}
-        csat, nps, ces, resolved = answers.get("csat"), answers.get("nps"), answers.get("ces"), answers.get("resolved")
+        scored = [(scale, answers[scale.name]) for scale in SURVEY_SCALES if answers.get(scale.name) is not None]
+        resolved = answers.get("resolved")
         for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, held):
             stats.surveys += 1
-            if csat is not None:
-                stats.csat_counts[csat - 1] += 1
-            if nps is not None:
-                stats.nps_counts[nps] += 1
-            if ces is not None:
-                stats.ces_counts[ces - 1] += 1
+            for scale, answer in scored:
+                stats.add_score(scale, answer)
             if resolved is not None:
                 stats.resolved_answers += 1
                 stats.resolved_true += bool(resolved)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kpis.catalog import JUDGED, KPIS_BY_NAME
 from kpis.windows import ROLLING, Window
 
 
@@ -29,45 +30,6 @@ class Level(str, Enum):
     WARNING = "warning"
     CRITICAL = "critical"
 
-
-@dataclass(frozen=True, slots=True)
-class Judged:
-    """What a thresholded KPI is, in the API's row and in Prometheus: its value, and the volume that
-    must be reached before it may alert (None: live values, judged at any volume)."""
-
-    value_metric: str
-    volume_fields: tuple[str, ...] | None
-    volume_metrics: tuple[str, ...] | None
-    unit: str
-
-
-_ANSWERED_OR_ABANDONED = ("answered", "abandoned")
-_ANSWERED_OR_ABANDONED_METRICS = ("cxpulse_window_answered_contacts", "cxpulse_window_abandoned_contacts")
-
-# The KPIs a threshold may be set on (names as in /v1/kpis), and what their volume is.
-JUDGED: Mapping[str, Judged] = {
-    "abandon_rate": Judged("cxpulse_window_abandon_ratio", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "ratio"),
-    "service_level": Judged(
-        "cxpulse_window_service_level_ratio", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "ratio"
-    ),
-    "asa_s": Judged("cxpulse_window_asa_seconds", ("answered",), ("cxpulse_window_answered_contacts",), "seconds"),
-    "wait_p90_s": Judged(
-        "cxpulse_window_wait_p90_seconds", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "seconds"
-    ),
-    "max_wait_s": Judged(
-        "cxpulse_window_wait_max_seconds", _ANSWERED_OR_ABANDONED, _ANSWERED_OR_ABANDONED_METRICS, "seconds"
-    ),
-    "aht_s": Judged("cxpulse_window_aht_seconds", ("handled",), ("cxpulse_window_handled_contacts",), "seconds"),
-    "csat": Judged("cxpulse_window_csat_ratio", ("surveys",), ("cxpulse_window_survey_responses",), "ratio"),
-    "nps": Judged("cxpulse_window_nps_score", ("surveys",), ("cxpulse_window_survey_responses",), "score"),
-    "ces_mean": Judged("cxpulse_window_ces_mean_score", ("surveys",), ("cxpulse_window_survey_responses",), "score"),
-    "fcr_survey": Judged("cxpulse_window_fcr_survey_ratio", ("surveys",), ("cxpulse_window_survey_responses",), "ratio"),
-    "repeat_contact_rate": Judged(
-        "cxpulse_window_repeat_contact_ratio", ("offered",), ("cxpulse_window_offered_contacts",), "ratio"
-    ),
-    "waiting_now": Judged("cxpulse_waiting_contacts", None, None, "contacts"),
-    "longest_waiting_s": Judged("cxpulse_longest_waiting_seconds", None, None, "seconds"),
-}
 
 _DURATION = re.compile(r"^([0-9]+)(s|m|h)$")
 
@@ -159,9 +121,10 @@ class ThresholdsFile(_Strict):
     @field_validator("kpis")
     @classmethod
     def _known(cls, value: dict[str, KpiThreshold]) -> dict[str, KpiThreshold]:
-        unknown = sorted(set(value) - set(JUDGED))
+        judged = [kpi.name for kpi in JUDGED]
+        unknown = sorted(set(value) - set(judged))
         if unknown:
-            raise ValueError(f"unknown KPI {', '.join(unknown)}; thresholds can be set on {', '.join(JUDGED)}")
+            raise ValueError(f"unknown KPI {', '.join(unknown)}; thresholds can be set on {', '.join(judged)}")
         return value
 
 
@@ -271,10 +234,10 @@ class Thresholds:
             rule = self.rule_for(kpi, queue, channel)
             row = rows_by_window(rule.window)
             value = None if row is None else row.get(kpi)
-            judged = JUDGED[kpi]
+            volume = KPIS_BY_NAME[kpi].volume
             if value is None or row is None:
                 result[kpi] = None
-            elif judged.volume_fields is not None and sum(row[name] for name in judged.volume_fields) < rule.min_volume:
+            elif volume is not None and sum(row[name] for name in volume) < rule.min_volume:
                 result[kpi] = None
             else:
                 result[kpi] = rule.level(float(value)).value

@@ -13,28 +13,15 @@ from typing import Any
 
 import yaml
 
-from kpis.thresholds import JUDGED, Direction, Level, Rule, Thresholds
+from kpis.catalog import KPIS_BY_NAME, Kpi
+from kpis.thresholds import Direction, Level, Rule, Thresholds
 
 KPI_RULES_FILE = "cxpulse-kpis.yml"
 PIPELINE_RULES_FILE = "cxpulse-pipeline.yml"
 HEADER = "# Rendered by `cxpulse alerts render` from the thresholds file: edit that file, not this one.\n"
 
-_TITLES = {
-    "abandon_rate": "Abandon rate",
-    "service_level": "Service level",
-    "asa_s": "Average speed of answer",
-    "wait_p90_s": "90th percentile wait",
-    "max_wait_s": "Longest wait",
-    "aht_s": "Average handle time",
-    "csat": "CSAT",
-    "nps": "NPS",
-    "ces_mean": "Customer effort",
-    "fcr_survey": "First contact resolution",
-    "repeat_contact_rate": "Repeat contact rate",
-    "waiting_now": "Contacts waiting",
-    "longest_waiting_s": "Longest waiting contact",
-}
-_FORMAT = {"ratio": "humanizePercentage", "seconds": "humanizeDuration", "score": "printf \"%.1f\"", "contacts": "printf \"%.0f\""}
+# How an alert's summary shows the value, by the KPI's unit.
+_FORMAT = {"ratio": "humanizePercentage", "seconds": "humanizeDuration", "score": "printf \"%.1f\"", "count": "printf \"%.0f\""}
 
 
 def alert_name(kpi: str, direction: Direction) -> str:
@@ -47,14 +34,18 @@ def _matchers(queue: str | None, channel: str | None, window: str | None) -> str
     return "{" + ",".join(parts) + "}"
 
 
+def _volume_metrics(kpi: Kpi) -> tuple[str, ...] | None:
+    return None if kpi.volume is None else tuple(KPIS_BY_NAME[name].metric for name in kpi.volume)
+
+
 def _expression(rule: Rule, limit: float, more_specific: list[Rule]) -> str:
-    judged = JUDGED[rule.kpi]
-    live = judged.volume_metrics is None
-    window = None if live else rule.window.value
+    kpi = KPIS_BY_NAME[rule.kpi]
+    volume_metrics = _volume_metrics(kpi)
+    window = None if kpi.kind == "live" else rule.window.value
     comparison = ">" if rule.direction is Direction.ABOVE else "<"
-    expression = f"{judged.value_metric}{_matchers(rule.queue, rule.channel, window)} {comparison} {limit:g}"
-    if judged.volume_metrics is not None and rule.min_volume > 0:
-        volume = " + ".join(f"{metric}{_matchers(None, None, window)}" for metric in judged.volume_metrics)
+    expression = f"{kpi.metric}{_matchers(rule.queue, rule.channel, window)} {comparison} {limit:g}"
+    if volume_metrics is not None and rule.min_volume > 0:
+        volume = " + ".join(f"{metric}{_matchers(None, None, window)}" for metric in volume_metrics)
         expression = f"({expression})\n  and on (queue, channel) ({volume}) >= {rule.min_volume}"
     for other in more_specific:
         expression += f"\n  unless on (queue, channel) cxpulse_waiting_contacts{_matchers(other.queue, other.channel, None)}"
@@ -75,11 +66,11 @@ def _overlaps(rule: Rule, other: Rule) -> bool:
 
 
 def _kpi_alert(rule: Rule, level: Level, limit: float, more_specific: list[Rule]) -> dict[str, Any]:
-    judged = JUDGED[rule.kpi]
-    shown = _FORMAT[judged.unit]
+    kpi = KPIS_BY_NAME[rule.kpi]
+    shown = _FORMAT[kpi.unit]
     direction = "above" if rule.direction is Direction.ABOVE else "below"
     threshold_text = f"{limit:g}"
-    window_text = "now" if judged.volume_metrics is None else rule.window.value
+    window_text = "now" if kpi.kind == "live" else rule.window.value
     return {
         "alert": alert_name(rule.kpi, rule.direction),
         "expr": _expression(rule, limit, more_specific),
@@ -87,13 +78,13 @@ def _kpi_alert(rule: Rule, level: Level, limit: float, more_specific: list[Rule]
         "labels": {"severity": level.value, "kpi": rule.kpi, "team": rule.team, "scope": _scope(rule)},
         "annotations": {
             "summary": (
-                f"{_TITLES[rule.kpi]} of {{{{ $labels.queue }}}}/{{{{ $labels.channel }}}} is "
+                f"{kpi.title} of {{{{ $labels.queue }}}}/{{{{ $labels.channel }}}} is "
                 f"{{{{ $value | {shown} }}}}, {direction} the {level.value} threshold {threshold_text} ({window_text})"
             ),
             "value": "{{ $value }}",
             "threshold": threshold_text,
             "window": window_text,
-            "min_volume": str(rule.min_volume if judged.volume_metrics is not None else 0),
+            "min_volume": str(rule.min_volume if kpi.volume is not None else 0),
             "runbook_url": rule.runbook,
         },
     }

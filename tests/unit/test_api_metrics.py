@@ -117,7 +117,7 @@ def test_survey_answers_are_counted_by_survey_and_score() -> None:
     reader = FakeReader()
     reader.become_ready()
     stats = BucketStats(
-        surveys=6, csat_counts=[0, 0, 1, 0, 2], nps_counts=[0] * 10 + [3], resolved_true=2, resolved_answers=3
+        surveys=6, scores={"csat": [0, 0, 1, 0, 2], "nps": [0] * 10 + [3]}, resolved_true=2, resolved_answers=3
     )
     reader.book.put(0, interval("sales", T0), stats)
     samples = scrape(reader)
@@ -137,7 +137,7 @@ def test_survey_answers_are_counted_by_survey_and_score() -> None:
 def test_promtool_finds_nothing_to_complain_about() -> None:
     reader = FakeReader()
     reader.become_ready()
-    stats = BucketStats(offered=2, answered=1, answered_with_wait=1, answered_wait_sum_s=12, surveys=1, csat_counts=[0, 0, 0, 1, 0])
+    stats = BucketStats(offered=2, answered=1, answered_with_wait=1, answered_wait_sum_s=12, surveys=1, scores={"csat": [0, 0, 0, 1, 0]})
     stats.add_wait(12)
     reader.book.put(0, interval("sales", T0), stats)
     reader.book.put(0, BucketKey(60, "sales", "voice", T0 - 60), stats)

@@ -8,7 +8,6 @@ import pytest
 
 from kpis.buckets import BucketStats
 
-SCORE_FIELDS = {"csat_counts": 5, "nps_counts": 11, "ces_counts": 7}
 
 
 def one_field_set(name: str) -> BucketStats:
@@ -16,10 +15,8 @@ def one_field_set(name: str) -> BucketStats:
     the fold books them)."""
     if name == "wait_bins":
         return BucketStats(wait_bins={20: 2})
-    if name in SCORE_FIELDS:
-        counts = [0] * SCORE_FIELDS[name]
-        counts[-1] = 3
-        return BucketStats(surveys=3, **{name: counts})
+    if name == "scores":
+        return BucketStats(surveys=9, scores={"csat": [0, 0, 0, 0, 3], "nps": [3] + [0] * 10, "ces": [0, 0, 3, 0, 0, 0, 0]})
     return BucketStats(**{name: 7})
 
 
@@ -36,18 +33,21 @@ def test_add_covers_every_field(name: str) -> None:
     if name == "wait_bins":
         assert total.wait_bins == {20: 4}
         return
+    if name == "scores":
+        assert total.scores == {"csat": [0, 0, 0, 0, 6], "nps": [6] + [0] * 10, "ces": [0, 0, 6, 0, 0, 0, 0]}
+        return
     expected = [2 * v for v in value] if isinstance(value, list) else 2 * value
     assert getattr(total, name) == expected
 
 
 def test_subtract_undoes_add_except_the_maximum() -> None:
-    base = BucketStats(offered=5, answered=3, max_wait_s=40, wait_bins={10: 1}, surveys=1, csat_counts=[0, 0, 0, 0, 1])
-    extra = BucketStats(offered=2, answered=1, max_wait_s=90, wait_bins={10: 2, 90: 1}, surveys=1, nps_counts=[0] * 10 + [1])
+    base = BucketStats(offered=5, answered=3, max_wait_s=40, wait_bins={10: 1}, surveys=1, scores={"csat": [0, 0, 0, 0, 1]})
+    extra = BucketStats(offered=2, answered=1, max_wait_s=90, wait_bins={10: 2, 90: 1}, surveys=1, scores={"nps": [0] * 10 + [1]})
     total = BucketStats.merged((base, extra))
     total.subtract(extra)
     assert (total.offered, total.answered, total.surveys) == (5, 3, 1)
     assert {k: v for k, v in total.wait_bins.items() if v} == {10: 1}
-    assert total.csat_counts == [0, 0, 0, 0, 1] and total.nps_counts == [0] * 11
+    assert total.scores == {"csat": [0, 0, 0, 0, 1], "nps": [0] * 11}
     assert total.max_wait_s == 90
 
 
@@ -56,3 +56,11 @@ def test_json_round_trip_covers_every_field(name: str) -> None:
     stats = one_field_set(name)
     assert BucketStats.from_json(stats.to_json()) == stats
     assert BucketStats().to_json() == {}
+
+
+def test_scores_keep_the_snapshot_keys_of_before_the_scale_catalog() -> None:
+    """Snapshots written before scales were declared hold ``csat_counts`` etc.: they must still load."""
+    old = {"surveys": 2, "csat_counts": [0, 0, 0, 1, 1], "ces_counts": [1, 0, 0, 0, 0, 0, 0]}
+    stats = BucketStats.from_json(old)
+    assert stats.scores == {"csat": [0, 0, 0, 1, 1], "ces": [1, 0, 0, 0, 0, 0, 0]}
+    assert stats.to_json() == old

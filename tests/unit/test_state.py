@@ -111,7 +111,7 @@ def test_survey_without_queue_waits_for_its_contact() -> None:
     log.fold(contact_event("offered", "c1", T0 + 1, queue="sales"))
     at = 1_800_000_000 + 600  # 08:10 UTC on 2027-01-15
     stats = interval(state, "sales", at)
-    assert stats.surveys == 1 and stats.csat_counts == [0, 0, 0, 0, 1] and stats.nps_counts[6] == 1
+    assert stats.surveys == 1 and stats.scores["csat"] == [0, 0, 0, 0, 1] and stats.scores["nps"][6] == 1
     assert (stats.resolved_true, stats.resolved_answers) == (1, 1)
 
 
