@@ -20,6 +20,9 @@ Unit = Literal["count", "ratio", "seconds", "score"]
 # How a screen shows the value: count "42", percent "95%", duration "1:05", score "4.2", signed "+35".
 Display = Literal["count", "percent", "duration", "score", "signed"]
 Kind = Literal["window", "live"]
+# The group a KPI is shown in (a Grafana row, a block of the docs table), in display order.
+SECTIONS: Final = ("volumes", "waits", "abandonment", "handling", "quality")
+Section = Literal["volumes", "waits", "abandonment", "handling", "quality"]
 
 
 class Counters(NamedTuple):
@@ -42,6 +45,7 @@ class Kpi:
     anchor of its written definition in docs/kpi-definitions.md."""
 
     name: str
+    section: Section
     title: str
     unit: Unit
     display: Display
@@ -59,16 +63,16 @@ class Kpi:
         return self.better is not None
 
 
-def _count(name: str, title: str, metric: str, help_text: str, definition: str = "counts") -> Kpi:
+def _count(name: str, section: Section, title: str, metric: str, help_text: str, definition: str = "counts") -> Kpi:
     return Kpi(
-        name, title, "count", "count", None, metric, help_text, definition,
+        name, section, title, "count", "count", None, metric, help_text, definition,
         formula=lambda c: getattr(c.stats, name), volume=None,
     )  # fmt: skip
 
 
 def _scale_mean(scale: SurveyScale) -> Kpi:
     return Kpi(
-        f"{scale.name}_mean", f"{scale.title} (mean)", "score", "score", scale.better,
+        f"{scale.name}_mean", "quality", f"{scale.title} (mean)", "score", "score", scale.better,
         f"cxpulse_window_{scale.name}_mean_score", f"Mean {scale.name} answer, {scale.lowest}..{scale.highest}.",
         scale.definition, formula=lambda c: formulas.scale_mean(c.stats.score_counts(scale), scale.lowest),
         volume=("surveys",),
@@ -89,102 +93,102 @@ def _repeat_rate(c: Counters) -> float | None:
 
 
 KPIS: Final[tuple[Kpi, ...]] = (
-    _count("offered", "Offered", "cxpulse_window_offered_contacts", "Contacts offered to the queue in the window."),
-    _count("answered", "Answered", "cxpulse_window_answered_contacts", "Contacts answered in the window."),
+    _count("offered", "volumes", "Offered", "cxpulse_window_offered_contacts", "Contacts offered to the queue in the window."),
+    _count("answered", "volumes", "Answered", "cxpulse_window_answered_contacts", "Contacts answered in the window."),
     _count(
-        "abandoned", "Abandoned", "cxpulse_window_abandoned_contacts",
+        "abandoned", "abandonment", "Abandoned", "cxpulse_window_abandoned_contacts",
         "Contacts abandoned in the window, short abandons excluded.",
     ),  # fmt: skip
     _count(
-        "short_abandoned", "Short abandons", "cxpulse_window_short_abandoned_contacts",
+        "short_abandoned", "abandonment", "Short abandons", "cxpulse_window_short_abandoned_contacts",
         "Contacts abandoned within the queue's short-abandon time.",
     ),  # fmt: skip
-    _count("handled", "Handled", "cxpulse_window_handled_contacts", "Conversations ended in the window."),
-    _count("surveys", "Survey responses", "cxpulse_window_survey_responses", "Survey responses received in the window.", "surveys"),
+    _count("handled", "handling", "Handled", "cxpulse_window_handled_contacts", "Conversations ended in the window."),
+    _count("surveys", "quality", "Survey responses", "cxpulse_window_survey_responses", "Survey responses received in the window.", "surveys"),
     Kpi(
-        "abandon_rate", "Abandon rate", "ratio", "percent", "lower", "cxpulse_window_abandon_ratio",
+        "abandon_rate", "abandonment", "Abandon rate", "ratio", "percent", "lower", "cxpulse_window_abandon_ratio",
         "Abandoned over answered plus abandoned, 0..1.", "abandonment",
         formula=lambda c: formulas.abandon_rate(c.stats.abandoned, c.stats.answered), volume=_LEFT_QUEUE,
     ),
     Kpi(
-        "asa_s", "Average speed of answer", "seconds", "duration", "lower", "cxpulse_window_asa_seconds",
+        "asa_s", "waits", "Average speed of answer", "seconds", "duration", "lower", "cxpulse_window_asa_seconds",
         "Average speed of answer: mean wait of answered contacts.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
         formula=lambda c: formulas.asa_seconds(c.stats.answered_wait_sum_s, c.stats.answered_with_wait),
         volume=("answered",),
     ),
     Kpi(
-        "avg_abandon_wait_s", "Average wait before abandoning", "seconds", "duration", None,
+        "avg_abandon_wait_s", "abandonment", "Average wait before abandoning", "seconds", "duration", None,
         "cxpulse_window_abandon_wait_avg_seconds", "Mean wait of abandoned contacts.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
         formula=lambda c: formulas.mean(c.stats.abandoned_wait_sum_s, c.stats.abandoned_with_wait),
         volume=("abandoned",),
     ),
     Kpi(
-        "max_wait_s", "Longest wait", "seconds", "duration", "lower", "cxpulse_window_wait_max_seconds",
+        "max_wait_s", "waits", "Longest wait", "seconds", "duration", "lower", "cxpulse_window_wait_max_seconds",
         "Longest wait of a contact answered or abandoned.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
         formula=lambda c: c.stats.max_wait_s if _waits_known(c) else None, volume=_LEFT_QUEUE,
     ),
     Kpi(
-        "wait_p90_s", "90th percentile wait", "seconds", "duration", "lower", "cxpulse_window_wait_p90_seconds",
+        "wait_p90_s", "waits", "90th percentile wait", "seconds", "duration", "lower", "cxpulse_window_wait_p90_seconds",
         "90th percentile wait of contacts answered or abandoned.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
         formula=lambda c: formulas.percentile_from_bins(c.stats.wait_bins, 0.9), volume=_LEFT_QUEUE,
     ),
     Kpi(
-        "service_level", "Service level", "ratio", "percent", "higher", "cxpulse_window_service_level_ratio",
+        "service_level", "waits", "Service level", "ratio", "percent", "higher", "cxpulse_window_service_level_ratio",
         "Service level under the queue's formula, 0..1.", "service-level",
         formula=lambda c: formulas.ratio(c.sl_numerator, c.sl_denominator), volume=_LEFT_QUEUE,
     ),
     Kpi(
-        "service_level_numerator", "Within service level", "count", "count", None,
+        "service_level_numerator", "waits", "Within service level", "count", "count", None,
         "cxpulse_window_service_level_met_contacts",
         "Contacts that met the service level under the queue's formula (the ratio's numerator).", "service-level",
         formula=lambda c: c.sl_numerator, volume=None,
     ),
     Kpi(
-        "service_level_denominator", "Service level counted", "count", "count", None,
+        "service_level_denominator", "waits", "Service level counted", "count", "count", None,
         "cxpulse_window_service_level_counted_contacts",
         "Contacts the service level counts under the queue's formula (the ratio's denominator).", "service-level",
         formula=lambda c: c.sl_denominator, volume=None,
     ),
     Kpi(
-        "aht_s", "Average handle time", "seconds", "duration", "lower", "cxpulse_window_aht_seconds",
+        "aht_s", "handling", "Average handle time", "seconds", "duration", "lower", "cxpulse_window_aht_seconds",
         "Average handle time: talk, hold and after-contact work per handled contact.", "handling",
         formula=lambda c: formulas.aht_seconds(c.stats.talk_sum_s, c.stats.hold_sum_s, c.stats.acw_sum_s, c.stats.handled),
         volume=("handled",),
     ),
     Kpi(
-        "fcr_survey", "First contact resolution (surveys)", "ratio", "percent", "higher",
+        "fcr_survey", "quality", "First contact resolution (surveys)", "ratio", "percent", "higher",
         "cxpulse_window_fcr_survey_ratio", "Surveys answering resolved over surveys with a resolved answer.", "surveys",
         formula=lambda c: formulas.ratio(c.stats.resolved_true, c.stats.resolved_answers), volume=("surveys",),
     ),
     Kpi(
-        "repeat_contact_rate", "Repeat contact rate", "ratio", "percent", "lower", "cxpulse_window_repeat_contact_ratio",
+        "repeat_contact_rate", "quality", "Repeat contact rate", "ratio", "percent", "lower", "cxpulse_window_repeat_contact_ratio",
         "Known-customer contacts that repeat an earlier one.", "repeat-contacts",
         formula=_repeat_rate, volume=("offered",),
     ),
     Kpi(
-        "fcr_repeat", "First contact resolution (repeats)", "ratio", "percent", "higher",
+        "fcr_repeat", "quality", "First contact resolution (repeats)", "ratio", "percent", "higher",
         "cxpulse_window_fcr_repeat_ratio", "One minus the repeat contact rate.", "repeat-contacts",
         formula=lambda c: formulas.fcr_repeat(_repeat_rate(c)), volume=("offered",),
     ),
     Kpi(
-        "csat", "CSAT", "ratio", "percent", "higher", "cxpulse_window_csat_ratio", "Share of CSAT answers of 4 or 5.",
+        "csat", "quality", "CSAT", "ratio", "percent", "higher", "cxpulse_window_csat_ratio", "Share of CSAT answers of 4 or 5.",
         "surveys", formula=lambda c: formulas.top_box_share(c.stats.score_counts(_CSAT), 2), volume=("surveys",),
     ),
     Kpi(
-        "nps", "NPS", "score", "signed", "higher", "cxpulse_window_nps_score", "Net promoter score, -100..100.",
+        "nps", "quality", "NPS", "score", "signed", "higher", "cxpulse_window_nps_score", "Net promoter score, -100..100.",
         "surveys", formula=lambda c: formulas.net_promoter_score(c.stats.score_counts(_NPS)), volume=("surveys",),
     ),
     *(_scale_mean(scale) for scale in SURVEY_SCALES),
     Kpi(
-        "waiting_now", "Contacts waiting", "count", "count", "lower", "cxpulse_waiting_contacts",
+        "waiting_now", "volumes", "Contacts waiting", "count", "count", "lower", "cxpulse_waiting_contacts",
         "Contacts waiting in the queue now.", "live-values", volume=None, kind="live",
     ),
     Kpi(
-        "longest_waiting_s", "Longest waiting contact", "seconds", "duration", "lower", "cxpulse_longest_waiting_seconds",
+        "longest_waiting_s", "waits", "Longest waiting contact", "seconds", "duration", "lower", "cxpulse_longest_waiting_seconds",
         "Age of the oldest contact waiting now.", "live-values", volume=None, kind="live",
     ),
 )
