@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 from kpis import formulas
@@ -37,3 +38,10 @@ def compute(stats: BucketStats, sl_numerator: int, sl_denominator: int) -> dict[
         ces_mean=formulas.scale_mean(stats.ces_counts, 1),
     )
     return values
+
+
+@functools.cache
+def names() -> tuple[str, ...]:
+    """The KPI fields of a row in the order rows have them. Exports take their columns from here,
+    so the order is defined once, by ``compute``."""
+    return tuple(compute(BucketStats(), 0, 0))

@@ -1,12 +1,14 @@
-"""KPI values per past interval, local day, week or month."""
+"""KPI values per past interval, local day, week or month, as JSON or as a CSV download."""
 
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from api import csv_export
 from api.deps import get_reader, get_settings
 from api.routers.kpis import ChannelFilter, QueueFilter
 from api.snapshots import SnapshotReader
@@ -14,6 +16,11 @@ from kpis.windows import FIRST_HISTORY_DATE, LAST_HISTORY_DATE, HistoryInterval
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
+
+
+class HistoryFormat(str, Enum):
+    JSON = "json"
+    CSV = "csv"
 
 
 INTERVAL_HELP = (
@@ -27,7 +34,9 @@ One row per period, queue and channel, each queue in its own local business days
 not cut at the range, so a month's row is the month's number, and its `date` is its first
 business date; a week starts on the queue's `week_start` (Monday unless configured). `to` may be
 at most `kpi.history_days` days after `from` (history is kept that long), whatever the interval; a
-period reaching back beyond the kept history counts only the days still kept. Dates from {FIRST_HISTORY_DATE} to {LAST_HISTORY_DATE}."""
+period reaching back beyond the kept history counts only the days still kept. `format=csv` sends the same rows as a `text/csv` attachment: a header row, then
+`queue, channel, window, date, start, end` and the KPIs in the order of the JSON keys; an empty
+cell is null. Dates from {FIRST_HISTORY_DATE} to {LAST_HISTORY_DATE}."""
 
 
 def _invalid(parameter: str, message: str) -> HTTPException:
@@ -49,8 +58,10 @@ def check_range(first: date, last: date, history_days: int) -> None:
 
 @router.get(
     "/history",
-    summary="KPIs per 15/30/60-minute interval, local day, week or month",
+    summary="KPIs per 15/30/60-minute interval, local day, week or month, as JSON or CSV",
     description=HISTORY_DESCRIPTION,
+    response_model=None,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def get_history(
     reader: Annotated[SnapshotReader, Depends(get_reader)],
@@ -60,6 +71,15 @@ async def get_history(
     queue: QueueFilter = None,
     channel: ChannelFilter = None,
     interval: Annotated[HistoryInterval, Query(description=INTERVAL_HELP)] = HistoryInterval.DAY,
-) -> dict[str, Any]:
+    output: Annotated[HistoryFormat, Query(alias="format", description="json, or csv for a download")] = HistoryFormat.JSON,
+) -> dict[str, Any] | Response:
     check_range(first, last, settings.kpi.history_days)
-    return {"items": reader.book.history(first, last, interval, queue, channel)}
+    rows = reader.book.history(first, last, interval, queue, channel)
+    if output is HistoryFormat.CSV:
+        filename = f"cxpulse-history-{first}-{last}-{interval.value}.csv"
+        return Response(
+            csv_export.render(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return {"items": rows}

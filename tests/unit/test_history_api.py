@@ -1,7 +1,9 @@
-"""GET /v1/history through the real application (routers, validation), on a hand-filled book."""
+"""GET /v1/history through the real application (routers, validation, HEAD), on a hand-filled book."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -30,12 +32,21 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def test_weeks_from_the_queues_week_start(client: httpx.AsyncClient) -> None:
+async def test_weeks_as_json_and_as_the_same_rows_in_csv(client: httpx.AsyncClient) -> None:
     params = {"from": "2026-03-04", "to": "2026-03-10", "interval": "1w", "queue": "billing", "channel": "voice"}
     items = (await client.get("/v1/history", params=params)).json()["items"]
     assert [(r["date"], r["start"], r["end"], r["offered"]) for r in items] == [
         ("2026-03-01", "2026-03-01T00:00:00Z", "2026-03-08T00:00:00Z", 0),
         ("2026-03-08", "2026-03-08T00:00:00Z", "2026-03-15T00:00:00Z", 4),
+    ]
+    response = await client.get("/v1/history", params={**params, "format": "csv"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="cxpulse-history-2026-03-04-2026-03-10-1w.csv"'
+    lines = list(csv.reader(io.StringIO(response.text)))
+    assert lines[0] == list(items[0])
+    assert [dict(zip(lines[0], line)) for line in lines[1:]] == [
+        {key: "" if value is None else str(value) for key, value in item.items()} for item in items
     ]
 
 
@@ -52,9 +63,20 @@ async def test_a_month_is_reported_whole_and_roll_ups_use_the_default_week(clien
     }
 
 
+async def test_head_of_a_csv_download_has_the_get_headers_and_no_body(client: httpx.AsyncClient) -> None:
+    params = {"from": "2026-03-08", "to": "2026-03-08", "format": "csv"}
+    got = await client.get("/v1/history", params=params)
+    head = await client.head("/v1/history", params=params)
+    assert head.status_code == got.status_code == 200 and head.content == b""
+    for name in ("content-type", "content-disposition", "content-length"):
+        assert head.headers[name] == got.headers[name]
+    assert int(head.headers["content-length"]) == len(got.content) > 0
+
+
 @pytest.mark.parametrize(
     ("params", "parameter", "message"),
     [
+        ({"format": "xml"}, "format", "Input should be 'json' or 'csv'"),
         ({"interval": "1y"}, "interval", "Input should be"),
         ({"from": "2026-01-01", "to": "2026-03-31", "interval": "1mo"}, "to", "at most 36 days from 'from' to 'to'"),
         ({"from": "1969-12-31", "to": "1970-01-01"}, "from", "'from' must be from 1970-01-01 to 9998-12-31"),
