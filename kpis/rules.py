@@ -1,4 +1,4 @@
-"""The rules a queue is counted by: time zone and business day, service level, short abandons, repeats.
+"""The rules a queue is counted by: time zone, business day and week, service level, short abandons, repeats.
 
 They live in the core because the fold, the windows and the formulas read them for every event; the
 configuration file only fills them in (``service.settings``).
@@ -21,6 +21,23 @@ class ServiceLevelFormula(str, Enum):
     ABANDONS_WITHIN_COUNT_AS_MET = "abandons_within_count_as_met"
 
 
+class Weekday(str, Enum):
+    """The day a queue's reporting week starts on (history by week); centers differ, as do countries."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+    @property
+    def number(self) -> int:
+        """Counted as ``date.weekday()`` counts: Monday is 0."""
+        return list(Weekday).index(self)
+
+
 _DAY_START = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
@@ -31,6 +48,7 @@ class QueueOverrides(BaseModel):
 
     timezone: str | None = None
     day_start: str | None = None
+    week_start: Weekday | None = None
     service_level_seconds: float | None = Field(default=None, gt=0, le=86400)
     service_level_formula: ServiceLevelFormula | None = None
     short_abandon_seconds: float | None = Field(default=None, ge=0, le=3600)
@@ -59,6 +77,7 @@ class QueueRules(QueueOverrides):
 
     timezone: str = "UTC"
     day_start: str = "00:00"
+    week_start: Weekday = Weekday.MONDAY
     service_level_seconds: float = Field(default=20, gt=0, le=86400)
     service_level_formula: ServiceLevelFormula = ServiceLevelFormula.ANSWERED_PLUS_ABANDONED
     short_abandon_seconds: float = Field(default=5, ge=0, le=3600)

@@ -31,14 +31,22 @@ class Window(str, Enum):
 
 
 class HistoryInterval(str, Enum):
+    """Intervals inside local business days, or whole business days, weeks and calendar months."""
+
     M15 = "15m"
     M30 = "30m"
     M60 = "60m"
     DAY = "1d"
+    WEEK = "1w"
+    MONTH = "1mo"
 
     @property
     def seconds(self) -> int | None:
-        return None if self is HistoryInterval.DAY else int(self.value[:-1]) * 60
+        """None for the calendar periods, whose length in seconds varies (DST, month lengths)."""
+        return _INTRADAY_SECONDS.get(self)
+
+
+_INTRADAY_SECONDS = {HistoryInterval.M15: 900, HistoryInterval.M30: 1800, HistoryInterval.M60: 3600}
 
 
 ROLLING = (Window.M15, Window.M30, Window.M60)
@@ -83,21 +91,49 @@ def span(window: Window, now: float, rules: QueueRules) -> Span:
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """One row of history: a local business date and a span inside it."""
+    """One row of history: its local business date (a week's or month's first) and its span."""
 
     day: date
     span: Span
 
 
+# The dates history can be asked for: the periods around them, up to a month either side, stay
+# within what ``date`` and epoch-second conversions can represent.
+FIRST_HISTORY_DATE = date(1970, 1, 1)
+LAST_HISTORY_DATE = date(9998, 12, 31)
+
+
+def _first_day(day: date, interval: HistoryInterval, rules: QueueRules) -> date:
+    """Weeks start on the queue's own ``week_start``: conventions differ between centers."""
+    if interval is HistoryInterval.WEEK:
+        return day - timedelta(days=(day.weekday() - rules.week_start.number) % 7)
+    if interval is HistoryInterval.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def _next_first_day(day: date, interval: HistoryInterval) -> date:
+    """Day 28 exists in every month, and four days later is always in the next one."""
+    if interval is HistoryInterval.WEEK:
+        return day + timedelta(days=7)
+    if interval is HistoryInterval.MONTH:
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return day + timedelta(days=1)
+
+
 def history_periods(first: date, last: date, interval: HistoryInterval, rules: QueueRules) -> list[Period]:
+    """Every period that overlaps the dates [first, last], whole: a week or month is reported as one
+    number even when the range starts or ends inside it. Calendar periods run from the local day
+    start of their first date to that of the date after their last, so they are whole business
+    days whatever daylight saving does in between."""
     periods: list[Period] = []
-    day = first
+    day = _first_day(first, interval, rules)
     while day <= last:
-        start = local_day_start(day, rules)
-        end = local_day_start(day + timedelta(days=1), rules)
+        following = _next_first_day(day, interval)
+        start, end = local_day_start(day, rules), local_day_start(following, rules)
         step = interval.seconds or end - start
         periods.extend(Period(day, Span(s, min(s + step, end), INTERVAL)) for s in range(start, end, step))
-        day += timedelta(days=1)
+        day = following
     return periods
 
 

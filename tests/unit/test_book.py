@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from kpis.book import ALL, KpiBook
 from kpis.buckets import BucketStats
-from kpis.rules import QueueOverrides, QueueRules, ServiceLevelFormula
+from kpis.rules import QueueOverrides, QueueRules, ServiceLevelFormula, Weekday
 from kpis.state import INTERVAL, MINUTE, BucketKey
-from kpis.windows import HistoryInterval, Span, Window, history_periods, span
+from kpis.windows import HistoryInterval, Period, Span, Window, history_periods, span
 from service.settings import Settings
 
 T0 = 1_800_000_000
@@ -45,6 +45,88 @@ def test_half_hour_zones_align_local_hours() -> None:
     rules = QueueRules(timezone="Asia/Kolkata")
     periods = history_periods(date(2026, 1, 5), date(2026, 1, 5), HistoryInterval.M60, rules)
     assert len(periods) == 24 and all(p.span.start % 3600 == 1800 for p in periods)
+
+
+def utc(text: str) -> int:
+    return int(datetime.fromisoformat(text + "+00:00").timestamp())
+
+
+def bounds(periods: list[Period]) -> list[tuple[str, int, int]]:
+    return [(p.day.isoformat(), p.span.start, p.span.end) for p in periods]
+
+
+# Calendar facts used below, worked out by hand: 2026-01-01 is a Thursday, so 2026-02-01 (31 days
+# later) is a Sunday and so is 2026-03-01 (February 2026 has 28 days); 2026-03-02 is a Monday.
+
+
+def test_weeks_starting_monday_cover_every_week_that_overlaps_the_range_whole() -> None:
+    rules = QueueRules()
+    # Wednesday 4 March to Tuesday 10 March: the weeks of Monday 2 and Monday 9 March, whole
+    periods = history_periods(date(2026, 3, 4), date(2026, 3, 10), HistoryInterval.WEEK, rules)
+    assert bounds(periods) == [
+        ("2026-03-02", utc("2026-03-02T00:00:00"), utc("2026-03-09T00:00:00")),
+        ("2026-03-09", utc("2026-03-09T00:00:00"), utc("2026-03-16T00:00:00")),
+    ]
+    assert all(p.span.size == INTERVAL for p in periods)
+    # a range starting on the week's first day does not reach back into the week before
+    assert [p.day for p in history_periods(date(2026, 3, 9), date(2026, 3, 9), HistoryInterval.WEEK, rules)] == [
+        date(2026, 3, 9)
+    ]
+
+
+def test_weeks_starting_sunday() -> None:
+    rules = QueueRules(week_start=Weekday.SUNDAY)
+    periods = history_periods(date(2026, 3, 4), date(2026, 3, 10), HistoryInterval.WEEK, rules)
+    assert bounds(periods) == [
+        ("2026-03-01", utc("2026-03-01T00:00:00"), utc("2026-03-08T00:00:00")),
+        ("2026-03-08", utc("2026-03-08T00:00:00"), utc("2026-03-15T00:00:00")),
+    ]
+    # Saturday 7 March is the last day of the week of Sunday 1 March
+    assert [p.day for p in history_periods(date(2026, 3, 7), date(2026, 3, 7), HistoryInterval.WEEK, rules)] == [
+        date(2026, 3, 1)
+    ]
+
+
+def test_a_week_crossing_a_month_boundary_is_dated_by_its_first_day() -> None:
+    # Wednesday 1 April 2026 is in the week of Monday 30 March, all of it in Paris summer time (UTC+2)
+    rules = QueueRules(timezone="Europe/Paris")
+    periods = history_periods(date(2026, 4, 1), date(2026, 4, 1), HistoryInterval.WEEK, rules)
+    assert bounds(periods) == [("2026-03-30", utc("2026-03-29T22:00:00"), utc("2026-04-05T22:00:00"))]
+
+
+def test_a_month_with_the_spring_change_lasts_31_days_less_an_hour() -> None:
+    # Paris went from UTC+1 to UTC+2 on Sunday 31 March 2024
+    rules = QueueRules(timezone="Europe/Paris")
+    [march] = history_periods(date(2024, 3, 15), date(2024, 3, 15), HistoryInterval.MONTH, rules)
+    assert march.day == date(2024, 3, 1)
+    assert (march.span.start, march.span.end) == (utc("2024-02-29T23:00:00"), utc("2024-03-31T22:00:00"))
+    assert march.span.end - march.span.start == 31 * 86400 - 3600
+
+
+def test_months_run_from_the_first_of_the_month_across_a_year_end() -> None:
+    periods = history_periods(date(2025, 12, 20), date(2026, 1, 10), HistoryInterval.MONTH, QueueRules())
+    assert bounds(periods) == [
+        ("2025-12-01", utc("2025-12-01T00:00:00"), utc("2026-01-01T00:00:00")),
+        ("2026-01-01", utc("2026-01-01T00:00:00"), utc("2026-02-01T00:00:00")),
+    ]
+    # February 2024 has 29 days
+    [february] = history_periods(date(2024, 2, 29), date(2024, 2, 29), HistoryInterval.MONTH, QueueRules())
+    assert february.span.end - february.span.start == 29 * 86400
+
+
+def test_weeks_and_months_of_a_day_starting_at_six() -> None:
+    # New York: EST (UTC-5) until 2:00 on Sunday 8 March 2026, EDT (UTC-4) after; business days
+    # start at 06:00, so the week of Monday 2 March runs from 06:00 EST on the 2nd to 06:00 EDT on the 9th
+    rules = QueueRules(timezone="America/New_York", day_start="06:00")
+    [week] = history_periods(date(2026, 3, 8), date(2026, 3, 8), HistoryInterval.WEEK, rules)
+    assert (week.day, week.span.start, week.span.end) == (
+        date(2026, 3, 2), utc("2026-03-02T11:00:00"), utc("2026-03-09T10:00:00")
+    )
+    assert week.span.end - week.span.start == 7 * 86400 - 3600
+    [february] = history_periods(date(2026, 2, 1), date(2026, 2, 28), HistoryInterval.MONTH, rules)
+    assert (february.day, february.span.start, february.span.end) == (
+        date(2026, 2, 1), utc("2026-02-01T11:00:00"), utc("2026-03-01T11:00:00")
+    )
 
 
 def test_partitions_and_groupings_are_merged_and_ratios_recomputed() -> None:
@@ -92,6 +174,64 @@ def test_history_days_follow_each_queues_zone_and_roll_ups_the_default() -> None
     by = {(r["queue"], r["channel"], r["date"]): r["offered"] for r in rows}
     assert by[("tokyo", "voice", "2026-01-05")] == 1 and by[("tokyo", "voice", "2026-01-04")] == 0
     assert by[(ALL, ALL, "2026-01-04")] == 1 and by[(ALL, ALL, "2026-01-05")] == 0
+
+
+def test_history_by_week_uses_each_queues_week_start_and_roll_ups_the_default() -> None:
+    config = Settings(queues={"us": QueueOverrides(week_start=Weekday.SUNDAY)})
+    book = KpiBook(config.rules)
+    book.put(0, BucketKey(INTERVAL, "us", "voice", utc("2026-03-07T12:00:00")), BucketStats(offered=2))  # Saturday
+    book.put(0, BucketKey(INTERVAL, "us", "voice", utc("2026-03-08T12:00:00")), BucketStats(offered=3))  # Sunday
+    book.put(0, BucketKey(INTERVAL, "eu", "voice", utc("2026-03-08T12:00:00")), BucketStats(offered=5))  # Sunday
+    book.put(0, BucketKey(INTERVAL, "eu", "voice", utc("2026-03-09T00:00:00")), BucketStats(offered=7))  # Monday
+    rows = book.history(date(2026, 3, 4), date(2026, 3, 10), HistoryInterval.WEEK)
+    by = {(r["queue"], r["channel"], r["date"]): r for r in rows}
+    assert {key: row["offered"] for key, row in by.items()} == {
+        # us weeks: Sunday 1 to Saturday 7 March, Sunday 8 to Saturday 14 March
+        ("us", "voice", "2026-03-01"): 2, ("us", "voice", "2026-03-08"): 3,
+        ("us", ALL, "2026-03-01"): 2, ("us", ALL, "2026-03-08"): 3,
+        # eu and the roll-ups (defaults: Monday): Monday 2 to Sunday 8 March, Monday 9 to Sunday 15
+        ("eu", "voice", "2026-03-02"): 5, ("eu", "voice", "2026-03-09"): 7,
+        ("eu", ALL, "2026-03-02"): 5, ("eu", ALL, "2026-03-09"): 7,
+        (ALL, "voice", "2026-03-02"): 2 + 3 + 5, (ALL, "voice", "2026-03-09"): 7,
+        (ALL, ALL, "2026-03-02"): 2 + 3 + 5, (ALL, ALL, "2026-03-09"): 7,
+    }
+    first_us_week = by[("us", "voice", "2026-03-01")]
+    assert (first_us_week["window"], first_us_week["start"], first_us_week["end"]) == (
+        "1w", "2026-03-01T00:00:00Z", "2026-03-08T00:00:00Z"
+    )
+
+
+def test_history_by_month_counts_whole_local_months() -> None:
+    config = Settings(
+        queues={
+            "paris": QueueOverrides(timezone="Europe/Paris"),
+            "ny": QueueOverrides(timezone="America/New_York", day_start="06:00"),
+        }
+    )
+    book = KpiBook(config.rules)
+    buckets = [
+        ("paris", "2024-02-29T22:45:00", 4),  # 23:45 on 29 February in Paris
+        ("paris", "2024-02-29T23:30:00", 1),  # 00:30 on 1 March in Paris
+        ("paris", "2024-03-31T21:45:00", 2),  # 23:45 on 31 March, summer time
+        ("paris", "2024-03-31T22:00:00", 8),  # midnight on 1 April
+        ("ny", "2024-03-01T10:45:00", 16),  # 05:45 EST on 1 March: still the business day of 29 February
+        ("ny", "2024-03-01T11:00:00", 32),  # 06:00 EST: the first business day of March
+    ]
+    for queue, at, offered in buckets:
+        book.put(0, BucketKey(INTERVAL, queue, "voice", utc(at)), BucketStats(offered=offered))
+    rows = book.history(date(2024, 3, 10), date(2024, 3, 20), HistoryInterval.MONTH)
+    by = {(r["queue"], r["channel"]): r for r in rows}
+    assert {r["date"] for r in rows} == {"2024-03-01"} and {r["window"] for r in rows} == {"1mo"}
+    assert {pair: row["offered"] for pair, row in by.items()} == {
+        ("paris", "voice"): 1 + 2, ("paris", ALL): 1 + 2,
+        ("ny", "voice"): 32, ("ny", ALL): 32,
+        # roll-ups: March in UTC, 1 March 00:00 to 1 April 00:00
+        (ALL, "voice"): 2 + 8 + 16 + 32, (ALL, ALL): 2 + 8 + 16 + 32,
+    }
+    assert (by[("paris", "voice")]["start"], by[("paris", "voice")]["end"]) == ("2024-02-29T23:00:00Z", "2024-03-31T22:00:00Z")
+    # New York changed to EDT (UTC-4) on 10 March 2024
+    assert (by[("ny", "voice")]["start"], by[("ny", "voice")]["end"]) == ("2024-03-01T11:00:00Z", "2024-04-01T10:00:00Z")
+    assert (by[(ALL, ALL)]["start"], by[(ALL, ALL)]["end"]) == ("2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z")
 
 
 def test_window_sums_kept_up_to_date_equal_sums_made_afresh() -> None:

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from kpis.rules import Weekday
 from service.settings import ConfigError, load_settings
 
 
@@ -52,6 +53,8 @@ def test_the_example_settings_file_is_valid_and_complete() -> None:
     assert settings.rules("support-de").timezone == "Europe/Berlin"
     assert settings.rules("billing").service_level_seconds == 30
     assert settings.rules("anything-else").day_start == "00:00"
+    assert settings.rules("billing").week_start is Weekday.SUNDAY
+    assert settings.rules("support-de").week_start is Weekday.MONDAY
 
 
 def test_queue_rules_are_validated_by_name(tmp_path: Path) -> None:
@@ -61,6 +64,22 @@ def test_queue_rules_are_validated_by_name(tmp_path: Path) -> None:
         load_settings(config, environ={})
     assert "queues.billing.timezone: Value error, unknown IANA time zone 'Mars/Olympus'" in str(caught.value)
     assert "queues.billing.service_level_formula" in str(caught.value)
+
+
+def test_week_start_is_a_weekday_name_in_defaults_or_per_queue(tmp_path: Path) -> None:
+    config = tmp_path / "cxpulse.yaml"
+    config.write_text("defaults:\n  week_start: sunday\nqueues:\n  billing:\n    week_start: saturday\n  sales: {}\n")
+    settings = load_settings(config, environ={})
+    assert settings.rules("billing").week_start is Weekday.SATURDAY
+    assert settings.rules("sales").week_start is Weekday.SUNDAY
+    assert Weekday.MONDAY.number == 0 and Weekday.SATURDAY.number == 5 and Weekday.SUNDAY.number == 6
+    config.write_text("queues:\n  billing:\n    week_start: Mon\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, environ={})
+    assert (
+        "queues.billing.week_start: Input should be 'monday', 'tuesday', 'wednesday', 'thursday', 'friday',"
+        " 'saturday' or 'sunday'"
+    ) in str(caught.value)
 
 
 def test_bootstrap_in_faust_url_form_is_read_as_host_port() -> None:
