@@ -10,6 +10,7 @@ from typing import Any, Iterable
 from kpis.catalog import WINDOWED
 
 LEADING = ("queue", "channel", "window", "date", "start", "end")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def columns() -> tuple[str, ...]:
@@ -27,6 +28,9 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return format(Decimal(repr(value)), "f")
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+        # A queue named "=HYPERLINK(...)" must stay text in a spreadsheet, not become a formula.
+        return "'" + value
     return str(value)
 
 

@@ -214,9 +214,7 @@ class KpiBook:
         """Rows per local period, ordered by queue, channel and time. Each queue uses its own local
         days; roll-ups over queues (queue ``*``) use the default time zone and day start."""
         pairs = self.pairs()
-        queues = sorted({q for q, _ in pairs} if queue in (None, ALL) else {queue})
-        if queue in (None, ALL):
-            queues.append(ALL)
+        queues = [*sorted({q for q, _ in pairs}), ALL] if queue is None else [queue]
         rows = []
         for row_queue in queues:
             members = pairs if row_queue == ALL else {p for p in pairs if p[0] == row_queue}

@@ -69,6 +69,9 @@ class QueueOverrides(BaseModel):
     def _clock_time(cls, value: str | None) -> str | None:
         if value is not None and not _DAY_START.match(value):
             raise ValueError(f"day_start must be HH:MM (00:00 to 23:59), not {value!r}")
+        if value is not None and int(value[3:]) % 15:
+            # Days are made of 15-minute buckets: a day starting between two would count nothing.
+            raise ValueError(f"day_start must be on a quarter hour (:00, :15, :30 or :45), not {value!r}")
         return value
 
 

@@ -176,6 +176,18 @@ def test_history_days_follow_each_queues_zone_and_roll_ups_the_default() -> None
     assert by[(ALL, ALL, "2026-01-04")] == 1 and by[(ALL, ALL, "2026-01-05")] == 0
 
 
+def test_history_of_queue_star_is_only_the_roll_up_rows() -> None:
+    """``queue=*`` selects the roll-ups, as on /v1/kpis, not every queue besides them."""
+    book = KpiBook(Settings().rules)
+    at = int(datetime.fromisoformat("2026-01-04T10:00:00+00:00").timestamp())
+    book.put(0, BucketKey(INTERVAL, "sales", "voice", at), BucketStats(offered=2))
+    book.put(0, BucketKey(INTERVAL, "billing", "chat", at), BucketStats(offered=3))
+    rows = book.history(date(2026, 1, 4), date(2026, 1, 4), HistoryInterval.DAY, queue=ALL)
+    assert {(r["queue"], r["channel"], r["offered"]) for r in rows} == {
+        (ALL, ALL, 5), (ALL, "voice", 2), (ALL, "chat", 3),
+    }  # fmt: skip
+
+
 def test_history_by_week_uses_each_queues_week_start_and_roll_ups_the_default() -> None:
     config = Settings(queues={"us": QueueOverrides(week_start=Weekday.SUNDAY)})
     book = KpiBook(config.rules)

@@ -56,3 +56,11 @@ def test_cells() -> None:
     assert (cell(2.5), cell(10.0), cell(0.00003), cell(1e16)) == ("2.5", "10.0", "0.00003", "10000000000000000")
     assert cell(1 / 3) == "0.3333333333333333"
     assert cell("2026-03-02") == "2026-03-02"
+
+
+def test_text_that_a_spreadsheet_would_run_as_a_formula_stays_text_but_negative_numbers_stay_numbers() -> None:
+    from api.csv_export import cell
+
+    assert cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert cell("@sales") == "'@sales" and cell("-vip") == "'-vip" and cell("+44 line") == "'+44 line"
+    assert cell(-35) == "-35" and cell(-12.5) == "-12.5" and cell("billing") == "billing"

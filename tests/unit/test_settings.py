@@ -89,3 +89,9 @@ def test_bootstrap_in_faust_url_form_is_read_as_host_port() -> None:
 def test_bootstrap_that_is_no_kafka_address_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"kafka\.bootstrap: .*'https://kafka-1' is not a Kafka address"):
         load_settings(environ={"CXPULSE_BROKER": "https://kafka-1"})
+
+
+def test_day_start_off_the_quarter_hour_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"defaults\.day_start: .*quarter hour.*'06:07'"):
+        load_settings(environ={"CXPULSE_DEFAULTS__DAY_START": "06:07"})
+    assert load_settings(environ={"CXPULSE_DEFAULTS__DAY_START": "06:45"}).defaults.day_start == "06:45"
