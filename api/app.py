@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.auth import TokenStore, authorize
 from api.head import HeadAsGet
 from api.metrics import build_registry
-from api.routers import health, history, kpis, metrics, queues, status, stream, wallboard
+from api.routers import catalog, health, history, kpis, metrics, queues, status, stream, wallboard
 from api.snapshots import SnapshotReader
 from api.view import KpiView
 from kpis.book import KpiBook
@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.tokens = tokens
     guarded = [Depends(authorize)] if tokens is not None else []
-    for module in (kpis, stream, history, status, queues):
+    for module in (kpis, catalog, stream, history, status, queues):
         app.include_router(module.router, dependencies=guarded)
     for module in (health, metrics, wallboard):
         app.include_router(module.router)

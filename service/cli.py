@@ -136,6 +136,15 @@ def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from service.kpi_table import write
+
+    print(f"wrote {write(Path(args.docs))}")
+    return 0
+
+
 def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from api.auth import hash_token, new_token
 
@@ -308,6 +317,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     alerts.add_argument("action", choices=["render"], help="render: write the rule files")
     alerts.add_argument("--thresholds", metavar="FILE", help="thresholds file (default: alerts.thresholds_file)")
     alerts.add_argument("--output", metavar="DIR", default="deploy/prometheus/rules", help="where to write (default: %(default)s)")
+    catalog = add("catalog", _cmd_catalog, "write the KPI table of the definitions from the KPI catalog",
+                  "Rewrite the generated KPI table of docs/kpi-definitions.md (between its marker lines) from "
+                  "kpis/catalog.py. Commit the result: a test fails when the committed table differs.")
+    catalog.add_argument("action", choices=["render"], help="render: write the table")
+    catalog.add_argument("--docs", metavar="FILE", default="docs/kpi-definitions.md", help="the definitions file (default: %(default)s)")
     token = add("token", _cmd_token, "make a new API bearer token for a screen or client",
                 "Print a new random bearer token and the line (name: SHA-256 of the token) to add to api.tokens_file. "
                 "The API re-reads that file when it changes: deleting the line revokes the token.")

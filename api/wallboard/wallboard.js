@@ -60,16 +60,12 @@
     const seconds = pad(total % 60);
     return hours > 0 ? `${hours}:${pad(minutes)}:${seconds}` : `${minutes}:${seconds}`;
   }
-  const FORMATS = {
-    waiting_now: count,
-    longest_waiting_s: duration,
-    service_level: percent,
-    asa_s: duration,
-    abandon_rate: percent,
-    offered: count,
-    answered: count,
-    csat: percent,
-  };
+  const score = (v) => (isNumber(v) ? v.toFixed(1) : DASH);
+  const signed = (v) => (isNumber(v) ? `${v > 0 ? "+" : ""}${Math.round(v)}` : DASH);
+  /** One formatter per display of the KPI catalog; which KPI uses which comes from /v1/catalog. */
+  const DISPLAYS = { count, percent, duration, score, signed };
+  /** KPI name -> formatter, filled from the catalog before the stream opens. */
+  const formats = new Map();
 
   // ---- tiles ------------------------------------------------------------------------------
 
@@ -104,7 +100,7 @@
     for (const element of tile.querySelectorAll("[data-kpi]")) {
       const kpi = element.dataset.kpi;
       const value = !entry ? null : kpi === "longest_waiting_s" ? longestWaiting(entry, now) : entry.row[kpi];
-      const text = FORMATS[kpi](value);
+      const text = (formats.get(kpi) || count)(value);
       if (element.textContent !== text) element.textContent = text;
       const level = entry && value !== null && value !== undefined && SEVERITY[status[kpi]] ? status[kpi] : "";
       if (element.dataset.status !== level) element.dataset.status = level;
@@ -219,8 +215,31 @@
     for (const queue of chosenQueues) query.append("queue", queue);
     query.set("channel", channel);
     query.set("window", windowName);
+    return withToken("v1/stream", query);
+  }
+
+  function withToken(path, query) {
     if (token) query.set("access_token", token);
-    return `v1/stream?${query}`;
+    return `${path}?${query}`;
+  }
+
+  /** The catalog says how each KPI is shown; until it has arrived no tile is drawn with a guess. */
+  async function loadCatalog() {
+    try {
+      const response = await fetch(withToken("v1/catalog", new URLSearchParams()), { cache: "no-cache" });
+      if (!response.ok) throw new Error(`status ${response.status}`);
+      for (const kpi of (await response.json()).kpis) formats.set(kpi.name, DISPLAYS[kpi.display] || count);
+      return true;
+    } catch (error) {
+      console.warn("cxpulse: KPI catalog not loaded, retrying", error);
+      setConnection("offline");
+      window.setTimeout(start, REOPEN_MS);
+      return false;
+    }
+  }
+
+  async function start() {
+    if (await loadCatalog()) connect();
   }
 
   function connect() {
@@ -251,5 +270,5 @@
   window.addEventListener("resize", () => layout(tiles.size));
   window.setInterval(refreshStatus, 1000);
   refreshStatus();
-  connect();
+  start();
 })();

@@ -6,7 +6,7 @@ import pytest
 
 from service.cli import build_parser, main
 
-COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay", "alerts", "token", "bench"]
+COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay", "alerts", "catalog", "token", "bench"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
