@@ -145,6 +145,27 @@ def _cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from service.dashboard import write_dashboard
+    from service.settings import load_thresholds
+
+    path = Path(args.thresholds) if args.thresholds else settings.alerts.thresholds_file
+    try:
+        thresholds = load_thresholds(path) if path is not None else None
+    except ConfigError as exc:
+        print(f"cxpulse: {exc}", file=sys.stderr)
+        return 2
+    if thresholds is None:
+        print(
+            "cxpulse dashboard: no thresholds file (alerts.thresholds_file or --thresholds): KPI stats left uncoloured",
+            file=sys.stderr,
+        )
+    print(f"wrote {write_dashboard(Path(args.output), thresholds)}")
+    return 0
+
+
 def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from api.auth import hash_token, new_token
 
@@ -322,6 +343,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
                   "kpis/catalog.py. Commit the result: a test fails when the committed table differs.")
     catalog.add_argument("action", choices=["render"], help="render: write the table")
     catalog.add_argument("--docs", metavar="FILE", default="docs/kpi-definitions.md", help="the definitions file (default: %(default)s)")
+    dashboard = add("dashboard", _cmd_dashboard, "render the Grafana dashboard from the KPI catalog",
+                    "Write the Grafana dashboard: for every KPI of the catalog a stat of its roll-up over the selected "
+                    "queues and channels and a time series by queue and channel, in its section's row, beside the "
+                    "counter, histogram and pipeline-health panels. The stats are coloured by the default rule of the "
+                    "thresholds file (alerts.thresholds_file, or --thresholds). Commit the result: a test fails when "
+                    "the committed dashboard differs from what the catalog renders.")
+    dashboard.add_argument("action", choices=["render"], help="render: write the dashboard JSON")
+    dashboard.add_argument("--thresholds", metavar="FILE", help="thresholds file (default: alerts.thresholds_file)")
+    dashboard.add_argument(
+        "--output", metavar="FILE", default="deploy/grafana/dashboards/cxpulse-overview.json",
+        help="where to write (default: %(default)s)",
+    )  # fmt: skip
     token = add("token", _cmd_token, "make a new API bearer token for a screen or client",
                 "Print a new random bearer token and the line (name: SHA-256 of the token) to add to api.tokens_file. "
                 "The API re-reads that file when it changes: deleting the line revokes the token.")

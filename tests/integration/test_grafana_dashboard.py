@@ -51,11 +51,13 @@ ROLL_UP_STATS = {
     "Abandoned ($window)": ("abandoned", 0.03, 5),
     "Short abandons ($window)": ("short_abandoned", 0.03, 5),
     "Handled ($window)": ("handled", 0.03, 5),
-    "Waiting now": ("waiting_now", 0.05, 5),
-    "Abandon ratio ($window)": ("abandon_rate", 0, 0.01),
-    "ASA ($window)": ("asa_s", 0.03, 0),
-    "Max wait ($window)": ("max_wait_s", 0, 0),
-    "AHT ($window)": ("aht_s", 0.03, 0),
+    "Survey responses ($window)": ("surveys", 0.03, 5),
+    "Contacts waiting": ("waiting_now", 0.05, 5),
+    "Abandon rate ($window)": ("abandon_rate", 0, 0.01),
+    "Service level ($window)": ("service_level", 0, 0.01),
+    "Average speed of answer ($window)": ("asa_s", 0.03, 0),
+    "Longest wait ($window)": ("max_wait_s", 0, 0),
+    "Average handle time ($window)": ("aht_s", 0.03, 0),
 }
 
 

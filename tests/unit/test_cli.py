@@ -6,7 +6,7 @@ import pytest
 
 from service.cli import build_parser, main
 
-COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay", "alerts", "catalog", "token", "bench"]
+COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay", "alerts", "catalog", "dashboard", "token", "bench"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -52,6 +52,14 @@ def test_alerts_render_writes_the_committed_rules(tmp_path: Path, capsys: pytest
     assert code == 0
     for committed in (root / "deploy/prometheus/rules").glob("*.yml"):
         assert (tmp_path / committed.name).read_text() == committed.read_text()
+
+
+def test_dashboard_render_writes_the_committed_dashboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    output = tmp_path / "dashboard.json"
+    thresholds = str(root / "deploy/alerts/thresholds.yaml")
+    assert main(["dashboard", "render", "--thresholds", thresholds, "--output", str(output)]) == 0
+    assert output.read_text() == (root / "deploy/grafana/dashboards/cxpulse-overview.json").read_text()
 
 
 def test_alerts_render_refuses_a_bad_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
