@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from kpis.book import ALL
-from kpis.catalog import JUDGED, KPIS_BY_NAME
+from kpis.buckets import BucketStats
+from kpis.catalog import JUDGED, KPIS_BY_NAME, Counters, compute
 from kpis.scales import Better
 from kpis.windows import Window
 
@@ -151,6 +152,18 @@ def judge(target: Target, actual: float | None, day: date) -> Judgement:
     )
 
 
+def over_days(kpi: str, days: Iterable[Counters]) -> float | None:
+    """A KPI over a run of days: their counters added, then its formula. None for a live value,
+    which has no history."""
+    stats, numerator, denominator = BucketStats(), 0, 0
+    for counters in days:
+        stats.add(counters.stats)
+        numerator += counters.sl_numerator
+        denominator += counters.sl_denominator
+    value = compute(Counters(stats, numerator, denominator)).get(kpi)
+    return None if value is None else float(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Trend:
     """``slope_per_day`` is the least-squares slope of the daily values (KPI unit per day);
@@ -184,19 +197,16 @@ class Targets:
             if selector in first:
                 raise ValueError(f"targets.{index}: a second target for {entry.describe()} (the first is targets.{first[selector]})")
             first[selector] = index
-        self._by_kpi: dict[str, list[Target]] = {}
-        for entry in sorted(self.entries, key=lambda e: -e.specificity):
-            self._by_kpi.setdefault(entry.kpi, []).append(entry)
 
     def for_row(self, queue: str, channel: str) -> list[Target]:
-        """Per KPI the most specific target that applies to the row; a roll-up row (``*``) is
-        matched like any name, so targets for every queue or channel apply to it."""
-        found = []
-        for entries in self._by_kpi.values():
-            entry = next((e for e in entries if e.selects(queue, channel)), None)
-            if entry is not None:
-                found.append(entry)
-        return found
+        """Per KPI the most specific target that applies to the row, in the file's order; a roll-up
+        row (``*``) is matched like any name, so only targets for every queue or channel apply."""
+        best: dict[str, Target] = {}
+        for entry in self.entries:
+            known = best.get(entry.kpi)
+            if entry.selects(queue, channel) and (known is None or entry.specificity > known.specificity):
+                best[entry.kpi] = entry
+        return sorted(best.values(), key=self.entries.index)
 
     def marks(
         self, rows_by_window: Callable[[Window], Mapping[str, Any] | None], queue: str, channel: str, day: date
