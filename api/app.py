@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         view = KpiView(reader, settings.api.refresh_seconds, settings.api.sse_heartbeat_seconds, thresholds, kpi_targets)
         app.state.reader = reader
         app.state.view = view
-        app.state.registry = build_registry(reader, view)
+        app.state.registry = build_registry(reader, view, kpi_targets)
         await reader.start()
         refresher = asyncio.create_task(view.run(), name="kpi-view")
         try:

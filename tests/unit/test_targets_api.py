@@ -1,10 +1,11 @@
 """Targets where they are served: the ``target`` object of /v1/kpis rows (made once per refresh by
-the view) and GET /v1/targets through the real application, on a hand-filled book whose numbers are
-worked out in the comments."""
+the view), GET /v1/targets through the real application and the target gauges of /metrics, on a
+hand-filled book whose numbers are worked out in the comments."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,8 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from api.metrics import KpiCollector
 from api.snapshots import SnapshotReader
 from api.view import KpiView, Selection
 from kpis.book import KpiBook
@@ -239,3 +243,44 @@ async def test_without_a_targets_file_the_list_is_empty(tmp_path: Path) -> None:
     app.state.view = KpiView(app.state.reader, 1.0, 15.0, clock=lambda: float(NOW))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         assert (await http.get("/v1/targets")).json()["items"] == []
+
+
+def test_metrics_export_each_configured_target_and_its_expected_value(tmp_path: Path) -> None:
+    settings = settings_with_targets(tmp_path)
+    path = tmp_path / "more-targets.yaml"
+    tokyo_voice = {"kpi": "service_level", "queue": "tokyo", "channel": "voice", "target": 0.9, "baseline": 0.7,
+                   "start": "2026-01-01", "due": "2026-04-11"}  # fmt: skip
+    path.write_text(yaml.safe_dump({"targets": [*TARGETS, tokyo_voice]}))
+    reader = SnapshotReader(settings, filled_book(settings))
+    targets = load_targets(path)
+    view = KpiView(reader, 1.0, 15.0, targets=targets, clock=lambda: float(NOW))
+    view.refresh()
+    registry = CollectorRegistry()
+    registry.register(KpiCollector(reader, view, targets, clock=lambda: float(NOW)))
+    exposition = generate_latest(registry)
+    samples = {
+        (sample.name, sample.labels["kpi"], sample.labels["queue"], sample.labels["channel"]): sample.value
+        for family in text_string_to_metric_families(exposition.decode())
+        for sample in family.samples
+        if sample.name.startswith("cxpulse_kpi_target")
+    }
+    assert samples == {
+        ("cxpulse_kpi_target", "service_level", "*", "*"): 0.8,
+        ("cxpulse_kpi_target_expected", "service_level", "*", "*"): 0.75,  # day 50 on the default (UTC) calendar
+        ("cxpulse_kpi_target", "abandon_rate", "sales", "*"): 0.05,
+        ("cxpulse_kpi_target_expected", "abandon_rate", "sales", "*"): 0.17,
+        ("cxpulse_kpi_target", "csat", "*", "*"): 0.9,
+        ("cxpulse_kpi_target_expected", "csat", "*", "*"): 0.8,  # not started: the baseline
+        ("cxpulse_kpi_target", "service_level", "tokyo", "voice"): 0.9,
+        ("cxpulse_kpi_target_expected", "service_level", "tokyo", "voice"): 0.802,  # day 51 in Tokyo: 0.7 + 0.2 * 0.51
+    }
+    result = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
+    assert result.returncode == 0 and not result.stdout and not result.stderr, result.stdout + result.stderr
+
+
+def test_metrics_without_targets_have_no_target_series() -> None:
+    settings = Settings()
+    reader = SnapshotReader(settings, KpiBook(settings.rules))
+    registry = CollectorRegistry()
+    registry.register(KpiCollector(reader, KpiView(reader, 1.0, 15.0), clock=lambda: float(NOW)))
+    assert b"cxpulse_kpi_target{" not in generate_latest(registry)
