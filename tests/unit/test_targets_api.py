@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from api.auth import hash_token
 from api.metrics import KpiCollector
 from api.snapshots import SnapshotReader
 from api.view import KpiView, Selection
@@ -25,7 +26,7 @@ from kpis.book import KpiBook
 from kpis.buckets import BucketStats
 from kpis.state import INTERVAL, MINUTE, BucketKey
 from kpis.windows import Window
-from service.settings import Settings, load_targets
+from service.settings import ApiSettings, Settings, load_targets
 
 # Friday 2026-02-20 23:30:30 UTC: day 50 of the 100 from 2026-01-01 to 2026-04-11 in a UTC queue,
 # but already Saturday 2026-02-21 08:30 (day 51) in Tokyo.
@@ -284,3 +285,15 @@ def test_metrics_without_targets_have_no_target_series() -> None:
     registry = CollectorRegistry()
     registry.register(KpiCollector(reader, KpiView(reader, 1.0, 15.0), clock=lambda: float(NOW)))
     assert b"cxpulse_kpi_target{" not in generate_latest(registry)
+
+
+async def test_the_targets_report_needs_a_token_like_the_rest_of_v1(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(f"wall: {hash_token('s3cret')}\n")
+    settings = settings_with_targets(tmp_path).model_copy(update={"api": ApiSettings(tokens_file=tokens)})
+    app = create_app(settings)
+    app.state.reader = SnapshotReader(settings, filled_book(settings))
+    app.state.view = KpiView(app.state.reader, 1.0, 15.0, targets=app.state.targets, clock=lambda: float(NOW))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        assert (await http.get("/v1/targets")).status_code == 401
+        assert (await http.get("/v1/targets", headers={"Authorization": "Bearer s3cret"})).status_code == 200
