@@ -12,11 +12,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.auth import TokenStore, authorize
 from api.head import HeadAsGet
 from api.metrics import build_registry
-from api.routers import catalog, health, history, kpis, metrics, queues, status, stream, wallboard
+from api.routers import catalog, health, history, kpis, metrics, queues, status, stream, targets, wallboard
 from api.snapshots import SnapshotReader
 from api.view import KpiView
 from kpis.book import KpiBook
-from service.settings import Settings, load_thresholds
+from service.settings import Settings, load_targets, load_thresholds
 
 DESCRIPTION = """\
 Contact-center KPIs per queue and channel, seconds after the events. Values come from the workers'
@@ -25,18 +25,19 @@ snapshot topics, so every API process answers for every queue. `/v1` needs a bea
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Raises ConfigError or ThresholdsError when the tokens or thresholds file is unusable, so a bad
-    file stops start-up."""
+    """Raises ConfigError when the tokens, thresholds or targets file is unusable, so a bad file
+    stops start-up."""
     tokens = TokenStore(settings.api.tokens_file) if settings.api.tokens_file is not None else None
     thresholds = load_thresholds(settings.alerts.thresholds_file) if settings.alerts.thresholds_file is not None else None
+    kpi_targets = load_targets(settings.targets.file) if settings.targets.file is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reader = SnapshotReader(settings, KpiBook(settings.rules, settings.queues))
-        view = KpiView(reader, settings.api.refresh_seconds, settings.api.sse_heartbeat_seconds, thresholds)
+        view = KpiView(reader, settings.api.refresh_seconds, settings.api.sse_heartbeat_seconds, thresholds, kpi_targets)
         app.state.reader = reader
         app.state.view = view
-        app.state.registry = build_registry(reader, view)
+        app.state.registry = build_registry(reader, view, kpi_targets)
         await reader.start()
         refresher = asyncio.create_task(view.run(), name="kpi-view")
         try:
@@ -49,8 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="cxpulse", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.tokens = tokens
+    app.state.targets = kpi_targets
     guarded = [Depends(authorize)] if tokens is not None else []
-    for module in (kpis, catalog, stream, history, status, queues):
+    for module in (kpis, catalog, stream, history, targets, status, queues):
         app.include_router(module.router, dependencies=guarded)
     for module in (health, metrics, wallboard):
         app.include_router(module.router)

@@ -1,9 +1,11 @@
-"""What request handlers share: this process's snapshot reader, KPI view and settings, set up by the lifespan."""
+"""What request handlers share: this process's snapshot reader, KPI view, settings and targets (the
+reader and view set up by the lifespan)."""
 
 from fastapi import Request
 
 from api.snapshots import SnapshotReader
 from api.view import KpiView
+from kpis.targets import Targets
 from service.settings import Settings
 
 
@@ -20,3 +22,8 @@ def get_view(request: Request) -> KpiView:
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_targets(request: Request) -> Targets | None:
+    targets: Targets | None = request.app.state.targets
+    return targets

@@ -1,4 +1,5 @@
-"""The API's /metrics: KPI counters, a wait histogram, rolling-window and live gauges, pipeline health.
+"""The API's /metrics: KPI counters, a wait histogram, rolling-window and live gauges, KPI targets,
+pipeline health.
 
 Counters come from the snapshot book at scrape time, gauges from the rows the API serves, so an event
 costs nothing here.
@@ -6,7 +7,8 @@ Counters count what this process has seen counted since it became ready (a resta
 reset, which rate() and increase() handle); a value held back by a worker re-publishing an older
 bucket is held at its maximum, never lowered. Gauges with an empty denominator are left out rather
 than exported as NaN, so alert rules never compare NaN. Only real (queue, channel) pairs are
-exported: sum() in PromQL rolls up.
+exported: sum() in PromQL rolls up. Targets are the exception: they are exported per configured
+selector, ``*`` standing for the queues or channels a target covers, since that is what was set.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kpis.book import ALL
 from kpis.buckets import BucketStats
 from kpis.catalog import LIVE, WINDOWED
 from kpis.scales import SURVEY_SCALES
+from kpis.targets import Targets, expected
 from kpis.windows import ROLLING
 
 # (metric name, help, value from running totals) for the contact counters.
@@ -73,9 +76,12 @@ class _Held:
 
 
 class KpiCollector(Collector):
-    def __init__(self, reader: SnapshotReader, view: KpiView, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, reader: SnapshotReader, view: KpiView, targets: Targets | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self._reader = reader
         self._view = view
+        self._targets = targets
         self._clock = clock
         self._held = _Held()
 
@@ -84,6 +90,7 @@ class KpiCollector(Collector):
         if self._reader.ready.is_set():
             yield from self._counters()
         yield from self._gauges()
+        yield from self._target_gauges(now)
         yield from self._health(now)
 
     def _counters(self) -> Iterator[Metric]:
@@ -152,6 +159,24 @@ class KpiCollector(Collector):
         yield from windowed.values()
         yield from live.values()
 
+    def _target_gauges(self, now: float) -> Iterator[Metric]:
+        """In the KPI's own unit, so Grafana can draw them as lines over the KPI's gauge. The expected
+        value moves once a day, on the calendar of the target's queue (the default rules' for a
+        target of every queue)."""
+        labels = ["kpi", "queue", "channel"]
+        target = GaugeMetricFamily("cxpulse_kpi_target", "KPI target from the targets file, in the KPI's unit.", labels=labels)
+        expected_now = GaugeMetricFamily(
+            "cxpulse_kpi_target_expected",
+            "Value expected today on the straight line from the target's baseline at its start to the target at its due date.",
+            labels=labels,
+        )
+        for entry in self._targets.entries if self._targets is not None else ():
+            queue, channel = entry.queue or ALL, entry.channel or ALL
+            target.add_metric([entry.kpi, queue, channel], entry.target)
+            expected_now.add_metric([entry.kpi, queue, channel], expected(entry, self._reader.book.business_date(queue, now)))
+        yield target
+        yield expected_now
+
     def _health(self, now: float) -> Iterator[Metric]:
         records = CounterMetricFamily(
             "cxpulse_api_snapshot_records_total", "Snapshot records applied by this API process since it started."
@@ -178,7 +203,7 @@ class KpiCollector(Collector):
             yield family
 
 
-def build_registry(reader: SnapshotReader, view: KpiView) -> CollectorRegistry:
+def build_registry(reader: SnapshotReader, view: KpiView, targets: Targets | None = None) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(KpiCollector(reader, view))
+    registry.register(KpiCollector(reader, view, targets))
     return registry

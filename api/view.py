@@ -10,15 +10,18 @@ per frame and selection, so identical wallboards share one encoding.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from api.snapshots import SnapshotReader
 from kpis.book import ALL
+from kpis.targets import Targets
 from kpis.thresholds import Level, Thresholds
 from kpis.windows import Window, iso
 
@@ -110,6 +113,22 @@ def add_statuses(rows: dict[Window, dict[RowKey, dict[str, Any]]], thresholds: T
             row["status"] = statuses.get((queue, channel), {})
 
 
+def add_targets(rows: dict[Window, dict[RowKey, dict[str, Any]]], targets: Targets, today: Callable[[str], date]) -> None:
+    """Put the ``target`` object on every row: per KPI with a target for the row's queue and channel,
+    judged on the target's window whatever the row's window, like statuses. Unlike a status, a
+    roll-up row is judged on its own value: a target is about the total, not the worst part.
+    ``today`` gives a queue's local business date."""
+    marks: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for by_key in rows.values():
+        for (queue, channel, _), row in by_key.items():
+            mark = marks.get((queue, channel))
+            if mark is None:
+                mark = marks[queue, channel] = targets.marks(
+                    lambda window: rows[window].get((queue, channel, window.value)), queue, channel, today(queue)
+                )
+            row["target"] = mark
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
@@ -121,10 +140,12 @@ class KpiView:
         refresh_seconds: float,
         heartbeat_seconds: float,
         thresholds: Thresholds | None = None,
+        targets: Targets | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._reader = reader
         self._thresholds = thresholds
+        self._targets = targets
         self._refresh = refresh_seconds
         self._heartbeat = heartbeat_seconds
         self._clock = clock
@@ -145,6 +166,9 @@ class KpiView:
             rows[window] = {(row["queue"], row["channel"], window.value): row for row in self._reader.book.rows(window, now)}
         if self._thresholds is not None:
             add_statuses(rows, self._thresholds)
+        if self._targets is not None:
+            book = self._reader.book
+            add_targets(rows, self._targets, functools.cache(lambda queue: book.business_date(queue, now)))
         for window, by_key in rows.items():
             before = previous.rows.get(window, {})
             changed.update(key for key, row in by_key.items() if before.get(key) != row)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Callable, Iterable
 
 from kpis import formulas
 from kpis.catalog import Counters, compute
 from kpis.buckets import BucketStats
 from kpis.state import INTERVAL, MINUTE, BucketKey
-from kpis.windows import HistoryInterval, Span, Window, history_periods, iso, span
+from kpis.windows import HistoryInterval, Span, Window, business_date, history_periods, iso, local_day_start, span
 from kpis.rules import QueueRules
 
 ALL = "*"
@@ -40,6 +40,7 @@ class KpiBook:
         self.progress: dict[int, dict[str, int]] = {}
         self._running: dict[Pair, BucketStats] = {}
         self._sums: dict[tuple[int, Pair], dict[Span, BucketStats]] = {}
+        self._days: dict[Pair, dict[tuple[int, int], BucketStats]] = {}
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -61,6 +62,10 @@ class KpiBook:
             by_start.pop(key.start, None)
         self._update_sums(key, pair, before, after)
         if key.size == INTERVAL:
+            days = self._days.get(pair)
+            if days:
+                for day in [d for d in days if d[0] <= key.start < d[1]]:
+                    del days[day]
             running = self._running.setdefault(pair, BucketStats())
             if before is not None:
                 running.subtract(before)
@@ -99,6 +104,10 @@ class KpiBook:
             if sums_size == size:
                 for window_span in [s for s in spans if s.start < before]:
                     del spans[window_span]
+        if size == INTERVAL:
+            for days in self._days.values():
+                for day in [d for d in days if d[0] < before]:
+                    del days[day]
         return len(old)
 
     # -- reading ------------------------------------------------------------------------------
@@ -119,6 +128,10 @@ class KpiBook:
     def queues(self) -> set[str]:
         return {queue for queue, _ in self.pairs()}
 
+    def business_date(self, queue: str, now: float) -> date:
+        """The queue's local business date at ``now``; over all queues (``*``) by the default rules."""
+        return business_date(now, self._rules(queue))
+
     def _sum(self, pair: Pair, window_span: Span) -> BucketStats:
         """The pair's buckets over the span, kept up to date as buckets change (``_update_sums``):
         most buckets of a window are settled, and summing them at every refresh of the served rows
@@ -129,6 +142,13 @@ class KpiBook:
         known = spans.get(window_span)
         if known is not None:
             return known
+        total = self._added(pair, window_span)
+        if len(spans) >= SPANS_KEPT:
+            del spans[next(iter(spans))]
+        spans[window_span] = total
+        return total
+
+    def _added(self, pair: Pair, window_span: Span) -> BucketStats:
         by_start = self._merged[window_span.size].get(pair, {})
         total = BucketStats()
         for start in window_span.starts():
@@ -136,10 +156,24 @@ class KpiBook:
             if part is not None:
                 total.add(part)
         total.round_durations()
-        if len(spans) >= SPANS_KEPT:
-            del spans[next(iter(spans))]
-        spans[window_span] = total
         return total
+
+    def _day_sum(self, pair: Pair, day_span: Span) -> BucketStats:
+        """The pair's buckets over one local day, remembered until one of them changes (``put``):
+        past days rarely do, and a target's period to date reads up to ``history_days`` of them.
+        Kept apart from the window sums so as not to push those out. Callers must not modify the
+        result."""
+        days = self._days.setdefault(pair, {})
+        known = days.get((day_span.start, day_span.end))
+        if known is None:
+            known = days[day_span.start, day_span.end] = self._added(pair, day_span)
+        return known
+
+    def _service_level_terms(self, queue: str, stats: BucketStats) -> tuple[int, int]:
+        return formulas.service_level_terms(
+            self._rules(queue).service_level_formula,
+            stats.answered, stats.abandoned, stats.answered_within_sl, stats.abandoned_within_sl,
+        )
 
     def _waiting_now(self) -> dict[Pair, tuple[int, float]]:
         totals: dict[Pair, tuple[int, float]] = {}
@@ -166,10 +200,7 @@ class KpiBook:
                 continue
             window_span = spans(pair[0])
             stats = self._sum(pair, window_span)
-            numerator, denominator = formulas.service_level_terms(
-                self._rules(pair[0]).service_level_formula,
-                stats.answered, stats.abandoned, stats.answered_within_sl, stats.abandoned_within_sl,
-            )
+            numerator, denominator = self._service_level_terms(pair[0], stats)
             for group in _groups(*pair):
                 entry = totals.setdefault(group, [BucketStats(), 0, 0, window_span.start, window_span.end])
                 entry[0].add(stats)
@@ -207,6 +238,29 @@ class KpiBook:
                 }
             )
         return rows
+
+    def daily(self, first: date, last: date, queue: str, channel: str) -> list[tuple[date, Counters]]:
+        """One group's counters per local business day from ``first`` to ``last`` (the queue's days;
+        over all queues, the default rules'). Counters, not KPIs, so a run of days can be added up
+        before its formulas are applied: a period's ratio is weighted by volume, never a mean of
+        daily ratios."""
+        rules = self._rules(queue)
+        members = [p for p in self.pairs() if queue in (ALL, p[0]) and channel in (ALL, p[1])]
+        days = []
+        day = first
+        while day <= last:
+            following = day + timedelta(days=1)
+            day_span = Span(local_day_start(day, rules), local_day_start(following, rules), INTERVAL)
+            stats, numerator, denominator = BucketStats(), 0, 0
+            for pair in members:
+                part = self._day_sum(pair, day_span)
+                stats.add(part)
+                terms = self._service_level_terms(pair[0], part)
+                numerator += terms[0]
+                denominator += terms[1]
+            days.append((day, Counters(stats, numerator, denominator)))
+            day = following
+        return days
 
     def history(
         self, first: date, last: date, interval: HistoryInterval, queue: str | None = None, channel: str | None = None

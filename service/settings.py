@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from kpis.rules import QueueOverrides, QueueRules
+from kpis.targets import Targets, TargetsError, parse_targets
 from kpis.thresholds import Thresholds, ThresholdsError, parse_thresholds
 
 
@@ -127,6 +128,13 @@ class AlertSettings(_Section):
     )
 
 
+class TargetSettings(_Section):
+    file: Path | None = Field(
+        default=None,
+        description="targets per KPI (YAML): a value to reach by a due date from a baseline; unset: rows carry no target",
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
@@ -141,6 +149,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     kpi: KpiSettings = KpiSettings()
     alerts: AlertSettings = AlertSettings()
+    targets: TargetSettings = TargetSettings()
     defaults: QueueRules = QueueRules()
     queues: dict[str, QueueOverrides] = Field(default_factory=dict)
 
@@ -232,6 +241,8 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
         raise ConfigError(f"invalid configuration{source}: {problems}") from exc
     if settings.alerts.thresholds_file is not None:
         load_thresholds(settings.alerts.thresholds_file)
+    if settings.targets.file is not None:
+        load_targets(settings.targets.file)
     return settings
 
 
@@ -241,3 +252,11 @@ def load_thresholds(path: Path) -> Thresholds:
         return parse_thresholds(read_yaml(path, "thresholds file") or {})
     except ThresholdsError as exc:
         raise ConfigError(f"thresholds file {path}: {exc}") from exc
+
+
+def load_targets(path: Path) -> Targets:
+    """The targets file, validated; ConfigError names the file, the key and the problem."""
+    try:
+        return parse_targets(read_yaml(path, "targets file") or {})
+    except TargetsError as exc:
+        raise ConfigError(f"targets file {path}: {exc}") from exc

@@ -5,6 +5,10 @@
 // to /v1/stream), max_silence (seconds without any message, heartbeats included, before the board
 // is marked stale; default 35, above two of the server's default 15 s heartbeats).
 //
+// A KPI with a target (the row's `target` object, from the targets file) gets a small "target 80%"
+// line under its value, green when on track (at least as good as the value expected today on the
+// way from baseline to target), amber when behind.
+//
 // The board is marked STALE when the server says stale:true (no worker update for
 // kpi.stale_seconds), when the stream connection has been down for longer than DOWN_GRACE_MS, or
 // when nothing arrived for max_silence seconds.
@@ -107,6 +111,30 @@
       if ((SEVERITY[level] || 0) > (SEVERITY[worst] || 0)) worst = level;
     }
     if (tile.dataset.status !== worst) tile.dataset.status = worst;
+    const marked = fillTargets(tile, (entry && entry.row.target) || {}) ? "true" : "false";
+    if (tile.dataset.targets !== marked) tile.dataset.targets = marked;
+  }
+
+  /** The target marks of a tile; true when any is shown (the tile then makes room for them). */
+  function fillTargets(tile, targets) {
+    let any = false;
+    for (const mark of tile.querySelectorAll("[data-target]")) {
+      const kpi = mark.dataset.target;
+      const goal = targets[kpi];
+      const shown = Boolean(goal) && isNumber(goal.target);
+      if (mark.hidden === shown) mark.hidden = !shown;
+      if (!shown) continue;
+      any = true;
+      const format = formats.get(kpi) || count;
+      const text = `target ${format(goal.target)}`;
+      if (mark.textContent !== text) mark.textContent = text;
+      const onTrack = goal.on_track === true ? "true" : goal.on_track === false ? "false" : "";
+      if (mark.dataset.onTrack !== onTrack) mark.dataset.onTrack = onTrack;
+      const benchmark = isNumber(goal.benchmark) ? ` · benchmark ${format(goal.benchmark)}` : "";
+      const title = `expected ${format(goal.expected)} today (${goal.window}) · due ${goal.due}${benchmark}`;
+      if (mark.title !== title) mark.title = title;
+    }
+    return any;
   }
 
   /** Columns and rows that give the largest tiles of a TV-like shape for n tiles on this board. */

@@ -41,6 +41,12 @@ kpis:
   csat: {direction: below, warning: 0.8, critical: 0.4}
   longest_waiting_s: {direction: above, warning: 600, critical: 1200}
 """
+# Started long ago and due far ahead: the line is near its 0.70 baseline whatever the day, so a seeded
+# queue's service level of 1/3 (one of three contacts within 20 s) is behind it.
+TARGETS = """\
+targets:
+  - {kpi: service_level, target: 0.8, baseline: 0.7, start: 2020-01-01, due: 2099-12-31, benchmark: 0.8}
+"""
 KPIS = ("waiting_now", "longest_waiting_s", "service_level", "asa_s", "abandon_rate", "offered", "answered", "csat")
 DASH = "–"
 SEVERITY = {"": 0, "ok": 1, "warning": 2, "critical": 3}
@@ -91,11 +97,14 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
     folder = tmp_path_factory.mktemp("wallboard")
     thresholds = folder / "thresholds.yaml"
     thresholds.write_text(THRESHOLDS)
+    targets = folder / "targets.yaml"
+    targets.write_text(TARGETS)
     config = folder / "cxpulse.yaml"
     config.write_text(
         f"kpi:\n  stale_seconds: {STALE_SECONDS}\n"
         f"api:\n  sse_heartbeat_seconds: {HEARTBEAT_SECONDS}\n"
         f"alerts:\n  thresholds_file: {thresholds}\n"
+        f"targets:\n  file: {targets}\n"
     )
     running = Cluster("wallboard", config, partitions=2)
     await running.start(workers=1)
@@ -226,6 +235,26 @@ async def test_tiles_show_the_numbers_and_statuses_of_the_api(cluster: Cluster, 
     assert await shown(page, idle) == dict.fromkeys(KPIS, DASH)
     await expect(page.locator("#window")).to_have_attribute("data-window", "15m")
     await page.screenshot(path=ARTIFACTS / "wallboard-tile.png")
+
+
+async def test_a_tile_marks_the_configured_target_coloured_by_on_track(cluster: Cluster, page: Page) -> None:
+    queue = f"wb-{uuid.uuid4().hex[:8]}"
+    row = await seed(cluster, queue)
+    goal = row["target"]["service_level"]
+    assert set(row["target"]) == {"service_level"} and goal["target"] == 0.8
+    # judged on today, which holds the seeded contacts unless they straddle midnight UTC
+    if goal["actual"] == 1 / 3:
+        assert goal["on_track"] is False
+    await open_live(page, cluster, f"?queue={queue}")
+    tile = page.locator(f'.tile[data-queue="{queue}"]')
+    mark = tile.locator('[data-target="service_level"]')
+    await expect(mark).to_have_text("target 80%")
+    await expect(mark).to_have_attribute("data-on-track", {True: "true", False: "false", None: ""}[goal["on_track"]])
+    await expect(tile.locator('[data-target="abandon_rate"]')).to_be_hidden()
+    async with httpx.AsyncClient(base_url=cluster.api) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'cxpulse_kpi_target{channel="*",kpi="service_level",queue="*"} 0.8' in metrics
+    await page.screenshot(path=ARTIFACTS / "wallboard-targets.png")
 
 
 async def test_a_counted_event_reaches_the_tile(cluster: Cluster, page: Page) -> None:

@@ -278,3 +278,26 @@ def test_window_sums_kept_up_to_date_equal_sums_made_afresh() -> None:
         fresh.put(partition, key, stats)
     for window in (Window.M15, Window.M30, Window.TODAY, Window.INTERVAL):
         assert book.rows(window, now) == fresh.rows(window, now), window
+
+
+def test_daily_counters_follow_changed_buckets_and_pruning_and_each_queues_formula() -> None:
+    """Day sums are remembered between reads (a target's period to date reads a month of them):
+    a bucket that changes, and pruning, must show at the next read."""
+    config = Settings.model_validate({"queues": {"vip": {"service_level_formula": "answered"}}})
+    book = KpiBook(config.rules)
+    monday, tuesday = date(2026, 3, 2), date(2026, 3, 3)
+    sales_key = BucketKey(INTERVAL, "sales", "voice", utc("2026-03-02T10:00:00"))
+    book.put(0, sales_key, BucketStats(answered=3, answered_within_sl=3))
+    # vip counts answered only: 1 within of 2 answered; its 2 abandons are in no term
+    book.put(0, BucketKey(INTERVAL, "vip", "voice", utc("2026-03-02T11:00:00")), BucketStats(answered=2, abandoned=2, answered_within_sl=1))
+
+    def terms(queue: str, channel: str = ALL) -> list[tuple[date, int, int, int]]:
+        return [(day, c.stats.answered, c.sl_numerator, c.sl_denominator) for day, c in book.daily(monday, tuesday, queue, channel)]
+
+    assert terms("sales") == [(monday, 3, 3, 3), (tuesday, 0, 0, 0)]
+    assert terms(ALL) == [(monday, 5, 3 + 1, 3 + 2), (tuesday, 0, 0, 0)]
+    assert terms("sales", "chat") == [(monday, 0, 0, 0), (tuesday, 0, 0, 0)]
+    book.put(1, sales_key, BucketStats(answered=1, abandoned=1))  # a second partition's share of the bucket
+    assert terms("sales") == [(monday, 4, 3, 5), (tuesday, 0, 0, 0)]
+    book.prune(INTERVAL, utc("2026-03-03T00:00:00"))
+    assert terms(ALL) == [(monday, 0, 0, 0), (tuesday, 0, 0, 0)]

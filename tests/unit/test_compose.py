@@ -36,7 +36,7 @@ CXPULSE = Path(sys.executable).parent / "cxpulse"  # .venv/bin/cxpulse when run 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 # Environment variables of cxpulse that name a file inside the container.
-FILE_SETTINGS = ("CXPULSE_CONFIG", "CXPULSE_ALERTS__THRESHOLDS_FILE", "CXPULSE_API__TOKENS_FILE")
+FILE_SETTINGS = ("CXPULSE_CONFIG", "CXPULSE_ALERTS__THRESHOLDS_FILE", "CXPULSE_TARGETS__FILE", "CXPULSE_API__TOKENS_FILE")
 
 
 def load_compose() -> dict[str, Any]:
@@ -379,6 +379,8 @@ def test_the_api_listens_on_its_published_port_and_checks_readiness() -> None:
     assert settings.alerts.thresholds_file.resolve() == repo_thresholds, (
         "the API must judge by deploy/alerts/thresholds.yaml"
     )
+    assert settings.targets.file is not None, "the API gets the targets file (target marks, /v1/targets)"
+    assert settings.targets.file.resolve() == (REPO / "deploy" / "targets.yaml").resolve()
 
 
 def test_the_worker_serves_metrics_to_the_network() -> None:
@@ -389,7 +391,7 @@ def test_the_worker_serves_metrics_to_the_network() -> None:
     assert f":{settings.worker.metrics_port}/metrics" in check, check
 
 
-def test_the_dockerfile_installs_every_package_with_its_data_and_bakes_the_thresholds() -> None:
+def test_the_dockerfile_installs_every_package_with_its_data_and_bakes_thresholds_and_targets() -> None:
     copies = dockerfile_copies()
     copied = {posixpath.normpath(source) for sources, _ in copies for source in sources}
     assert {"pyproject.toml", "README.md"} <= copied
@@ -411,6 +413,9 @@ def test_the_dockerfile_installs_every_package_with_its_data_and_bakes_the_thres
     match = re.search(r"CXPULSE_ALERTS__THRESHOLDS_FILE=(\S+)", environment)
     assert match, "the image should use its thresholds file"
     assert baked_file(match.group(1)) == REPO / "deploy" / "alerts" / "thresholds.yaml"
+    match = re.search(r"CXPULSE_TARGETS__FILE=(\S+)", environment)
+    assert match, "the image should use its targets file: the example settings name a path relative to a checkout"
+    assert baked_file(match.group(1)) == REPO / "deploy" / "targets.yaml"
 
 
 # --- Prometheus and Alertmanager ------------------------------------------------------------------
