@@ -278,9 +278,20 @@ def kpi_stat(kpi: Kpi, thresholds: Thresholds | None) -> Panel:
     return stat(f"stat:{kpi.name}", shown.title, shown.expr, style, f"{kpi.help} {shown.how}")
 
 
+def target_lines(kpi: Kpi) -> list[Target]:
+    """The target and today's expected value of the targets file (api/metrics.py), drawn beside the
+    KPI; a target for every queue or channel carries ``*`` in that label, so it is always shown."""
+    where = f'kpi="{kpi.name}",queue=~"$queue|\\\\*",channel=~"$channel|\\\\*"'
+    return [
+        Target(f"cxpulse_kpi_target{{{where}}}", "target {{queue}} / {{channel}}"),
+        Target(f"cxpulse_kpi_target_expected{{{where}}}", "expected today {{queue}} / {{channel}}"),
+    ]
+
+
 def kpi_graph(kpi: Kpi) -> Panel:
     title = _in_window(kpi, f"{kpi.title} by queue and channel")
-    return graph(f"graph:{kpi.name}", title, [Target(selector(kpi), BY_PAIR)], kpi_style(kpi, None), kpi.help)
+    lines = [Target(selector(kpi), BY_PAIR), *(target_lines(kpi) if kpi.judged else [])]
+    return graph(f"graph:{kpi.name}", title, lines, kpi_style(kpi, None), kpi.help)
 
 
 # -- the fixed panels --------------------------------------------------------------------------------

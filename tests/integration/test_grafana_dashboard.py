@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kpis.catalog import JUDGED
 from tests.events import at, contact_event
 from tests.integration.prometheus import Prometheus, PrometheusError
 from tests.integration.stack import Stack, eventually, produce
@@ -221,10 +222,26 @@ def local_config(api_port: int, worker_port: int) -> dict[str, Any]:
 
 
 
+def target_for_every_kpi(directory: Path) -> Path:
+    """A targets file with one all-queues target per KPI that takes one, so every target line of the
+    dashboard has a series to draw (the values only need to be valid in the KPI's unit)."""
+    values = {"ratio": (0.7, 0.8), "seconds": (60.0, 30.0), "score": (3.0, 4.0), "count": (5.0, 2.0)}
+    entries = [
+        {"kpi": kpi.name, "baseline": values[kpi.unit][0], "target": values[kpi.unit][1],
+         "start": "2026-01-01", "due": "2027-12-31"}
+        for kpi in JUDGED
+    ]  # fmt: skip
+    (directory / "targets.yaml").write_text(yaml.safe_dump({"targets": entries}))
+    config = directory / "cxpulse.yaml"
+    config.write_text(yaml.safe_dump({"targets": {"file": str(directory / "targets.yaml")}}))
+    return config
+
+
 @pytest.fixture(scope="module")
-async def scraped() -> AsyncIterator[tuple[Stack, Prometheus]]:
-    """cxpulse with fast simulated traffic, scraped every second by Prometheus."""
-    stack = Stack("grafana", extra_args=["--simulate", "--queues", "6", "--rate-scale", "5"])
+async def scraped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Stack, Prometheus]]:
+    """cxpulse with fast simulated traffic and a target on every KPI, scraped every second by Prometheus."""
+    config = target_for_every_kpi(tmp_path_factory.mktemp("grafana"))
+    stack = Stack("grafana", extra_args=["--simulate", "--queues", "6", "--rate-scale", "5"], config=config)
     await stack.start()
     try:
         prometheus = Prometheus("grafana-prometheus", config=local_config(stack.api_port, stack.metrics_port))

@@ -61,6 +61,16 @@ def test_every_kpi_has_its_stat_and_a_time_series_of_its_metric_in_its_section_r
     assert stats[shown.title]["fieldConfig"]["defaults"]["unit"] == GRAFANA_UNITS[kpi.unit], shown.title
 
 
+@pytest.mark.parametrize("kpi", KPIS, ids=lambda kpi: kpi.name)
+def test_a_kpi_that_takes_targets_draws_its_target_and_expected_line(kpi: Kpi) -> None:
+    row = panels_by_row(committed())[dashboard.SECTION_TITLES[kpi.section]]
+    (graph,) = [panel for panel in row if panel["type"] == "timeseries" and names(panel, kpi)][:1]
+    exprs = [target["expr"] for target in graph["targets"]]
+    wanted = [f'{name}{{kpi="{kpi.name}",' for name in ("cxpulse_kpi_target", "cxpulse_kpi_target_expected")]
+    drawn = [any(expr.startswith(prefix) for expr in exprs) for prefix in wanted]
+    assert drawn == [kpi.judged, kpi.judged], exprs
+
+
 def test_every_section_has_its_row_in_catalog_order() -> None:
     titles = list(panels_by_row(committed()))
     sections = [dashboard.SECTION_TITLES[section] for section in SECTIONS]
