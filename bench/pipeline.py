@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from adapters.publisher import Publisher
-from adapters.simulator import generate, queue_profiles
+from adapters.simulator import DIURNAL_LOAD, generate, queue_profiles
 from bench import exactness
 from bench.ceiling import Tally, consume
 from bench.cluster import Cluster
@@ -347,7 +347,11 @@ async def publish_simulated(cluster: Cluster, options: Options, result: dict[str
     """Generate and publish the throughput run's events, counting them on the way."""
     started = time.perf_counter()
     stream = itertools.islice(
-        generate(midnight_utc(HISTORY_DAYS_BACK), None, seed=options.seed, queues=queue_profiles(options.queues)),
+        # A real day's shape from a fixed midnight: the same events whatever the hour of the run.
+        generate(
+            midnight_utc(HISTORY_DAYS_BACK), None, seed=options.seed, queues=queue_profiles(options.queues),
+            load=DIURNAL_LOAD,
+        ),
         options.events,
     )
     seen = Seen(Tally())
@@ -455,7 +459,7 @@ async def part_three(options: Options) -> dict[str, Any]:
     """A fresh broker and worker fold seven simulated days, a day at a time."""
     stream = generate(
         midnight_utc(WEEK_DAYS_BACK), DAYS * 86400.0, seed=options.seed + 2,
-        queues=queue_profiles(options.queues), rate_scale=options.memory_rate_scale,
+        queues=queue_profiles(options.queues), rate_scale=options.memory_rate_scale, load=DIURNAL_LOAD,
     )  # fmt: skip
     cluster = Cluster("week", options.config, SERVICE_SETTINGS)
     try:
