@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from kpis.book import ALL
 from kpis.buckets import BucketStats
 from kpis.catalog import JUDGED, KPIS_BY_NAME, Counters, compute
+from kpis.problems import problems
 from kpis.scales import Better
 from kpis.windows import Window
 
@@ -242,7 +243,6 @@ def parse_targets(document: Any) -> Targets:
     try:
         return Targets(TargetsFile.model_validate(document))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())
-        raise TargetsError(problems) from exc
+        raise TargetsError(problems(exc)) from exc
     except ValueError as exc:
         raise TargetsError(str(exc)) from exc

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kpis.catalog import JUDGED, KPIS_BY_NAME
+from kpis.problems import problems
 from kpis.windows import ROLLING, Window
 
 
@@ -253,7 +254,6 @@ def parse_thresholds(document: Any) -> Thresholds:
     try:
         return Thresholds(ThresholdsFile.model_validate(document))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors())
-        raise ThresholdsError(problems) from exc
+        raise ThresholdsError(problems(exc)) from exc
     except ValueError as exc:
         raise ThresholdsError(str(exc)) from exc

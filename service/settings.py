@@ -15,6 +15,7 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from kpis.problems import problems
 from kpis.rules import QueueOverrides, QueueRules
 from kpis.targets import Targets, TargetsError, parse_targets
 from kpis.thresholds import Thresholds, ThresholdsError, parse_thresholds
@@ -234,11 +235,8 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     try:
         settings = Settings.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
         source = f" (file {path}, environment {ENV_PREFIX}*)" if path else f" (environment {ENV_PREFIX}*)"
-        raise ConfigError(f"invalid configuration{source}: {problems}") from exc
+        raise ConfigError(f"invalid configuration{source}: {problems(exc)}") from exc
     if settings.alerts.thresholds_file is not None:
         load_thresholds(settings.alerts.thresholds_file)
     if settings.targets.file is not None:
