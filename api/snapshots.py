@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from kpis import snapshot
@@ -98,15 +98,15 @@ class SnapshotReader:
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         pruned_at = time.monotonic()
+        unfinished: dict[TopicPartition, list[tuple[list[Any], bytes | None]]] = {}
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=20_000)
             for tp, records in batches.items():
-                for record in records:
-                    self._apply(tp.topic, record.key, record.value)
+                if self._apply_writes(tp.topic, unfinished.setdefault(tp, []), records):
+                    self.changed.set()
                 self.records += len(records)
                 if records:
                     self.last_update = time.time()
-                    self.changed.set()
             if not self.ready.is_set():
                 positions = {tp: await consumer.position(tp) for tp in partitions}
                 if all(positions[tp] >= end[tp] for tp in partitions):
@@ -119,15 +119,35 @@ class SnapshotReader:
                 self.prune(time.time())
                 pruned_at = time.monotonic()
 
-    def _apply(self, topic: str, raw_key: bytes | None, raw_value: bytes | None) -> None:
-        if raw_key is None:
-            return
-        key = orjson.loads(raw_key)
+    def _apply_writes(
+        self, topic: str, held: list[tuple[list[Any], bytes | None]], records: list[ConsumerRecord[bytes, bytes]]
+    ) -> bool:
+        """Apply whole worker writes only; True when one was applied.
+
+        A write is, per snapshot partition, its slot records, then the waiting record, then the progress
+        record (kpis/persistence.py). A fetch may end inside a write: what follows the last progress
+        record is ``held`` until the rest arrives, so no frame shows a write half applied (a new contact
+        counted as offered but not yet as waiting). Signs of life carry no state and are not held.
+        """
+        applied = False
+        for record in records:
+            if record.key is None:
+                continue
+            key = orjson.loads(record.key)
+            if key[0] == "alive":
+                continue
+            held.append((key, record.value))
+            if key[0] == "progress":
+                for write_key, value in held:
+                    self._apply(topic, write_key, value)
+                held.clear()
+                applied = True
+        return applied
+
+    def _apply(self, topic: str, key: list[Any], raw_value: bytes | None) -> None:
         if key[0] == "waiting":
             value: Any = None if raw_value is None else orjson.loads(raw_value)
             self.book.put_waiting(int(key[1]), {(q, c): (int(n), float(oldest)) for q, c, n, oldest in value or ()})
-        elif key[0] == "alive":
-            return
         elif key[0] == "progress":
             value = None if raw_value is None else orjson.loads(raw_value)
             self._progress[topic][int(key[1])] = {k: int(v) for k, v in (value or {}).items()}
