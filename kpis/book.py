@@ -14,11 +14,11 @@ from datetime import date, timedelta
 from typing import Any, Callable, Iterable
 
 from kpis import formulas
-from kpis.catalog import Counters, compute
 from kpis.buckets import BucketStats
+from kpis.catalog import Counters, compute
+from kpis.rules import QueueRules
 from kpis.state import INTERVAL, MINUTE, BucketKey
 from kpis.windows import HistoryInterval, Span, Window, business_date, history_periods, iso, local_day_start, span
-from kpis.rules import QueueRules
 
 ALL = "*"
 Pair = tuple[str, str]

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from kpis.book import ALL
 from kpis.buckets import BucketStats
 from kpis.catalog import JUDGED, KPIS_BY_NAME, Counters, compute
-from kpis.problems import problems
+from kpis.problems import parse_document
 from kpis.scales import Better
 from kpis.windows import Window
 
@@ -234,15 +234,6 @@ class Targets:
         return result
 
 
-class TargetsError(ValueError):
-    """A targets document that cannot be used; the message names the key and the problem."""
-
-
 def parse_targets(document: Any) -> Targets:
     """The targets of a document (the parsed YAML); reading the file is the caller's."""
-    try:
-        return Targets(TargetsFile.model_validate(document))
-    except ValidationError as exc:
-        raise TargetsError(problems(exc)) from exc
-    except ValueError as exc:
-        raise TargetsError(str(exc)) from exc
+    return parse_document(document, TargetsFile, Targets)

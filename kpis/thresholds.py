@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kpis.catalog import JUDGED, KPIS_BY_NAME
-from kpis.problems import problems
+from kpis.problems import parse_document
 from kpis.windows import ROLLING, Window
 
 
@@ -245,15 +245,6 @@ class Thresholds:
         return result
 
 
-class ThresholdsError(ValueError):
-    """A thresholds document that cannot be used; the message names the key and the problem."""
-
-
 def parse_thresholds(document: Any) -> Thresholds:
     """Resolved rules of a thresholds document (the parsed YAML); reading the file is the caller's."""
-    try:
-        return Thresholds(ThresholdsFile.model_validate(document))
-    except ValidationError as exc:
-        raise ThresholdsError(problems(exc)) from exc
-    except ValueError as exc:
-        raise ThresholdsError(str(exc)) from exc
+    return parse_document(document, ThresholdsFile, Thresholds)

@@ -16,8 +16,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from kpis.state import INTERVAL, MINUTE
 from kpis.rules import QueueRules
+from kpis.state import INTERVAL, MINUTE
 
 
 class Window(str, Enum):

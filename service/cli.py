@@ -119,8 +119,8 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from service.settings import load_thresholds
     from service.alert_rules import write
+    from service.settings import load_thresholds
 
     path = Path(args.thresholds) if args.thresholds else settings.alerts.thresholds_file
     if path is None:

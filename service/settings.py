@@ -10,15 +10,15 @@ import os
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from kpis.problems import problems
+from kpis.problems import DocumentError, problems
 from kpis.rules import QueueOverrides, QueueRules
-from kpis.targets import Targets, TargetsError, parse_targets
-from kpis.thresholds import Thresholds, ThresholdsError, parse_thresholds
+from kpis.targets import Targets, parse_targets
+from kpis.thresholds import Thresholds, parse_thresholds
 
 
 class _Section(BaseModel):
@@ -244,17 +244,20 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     return settings
 
 
-def load_thresholds(path: Path) -> Thresholds:
-    """The thresholds file, validated; ConfigError names the file, the key and the problem."""
+ResultT = TypeVar("ResultT")
+
+
+def _read_document(path: Path, what: str, parse: Callable[[Any], ResultT]) -> ResultT:
+    """A YAML file parsed by the core; ConfigError names the file, the key and the problem."""
     try:
-        return parse_thresholds(read_yaml(path, "thresholds file") or {})
-    except ThresholdsError as exc:
-        raise ConfigError(f"thresholds file {path}: {exc}") from exc
+        return parse(read_yaml(path, what) or {})
+    except DocumentError as exc:
+        raise ConfigError(f"{what} {path}: {exc}") from exc
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    return _read_document(path, "thresholds file", parse_thresholds)
 
 
 def load_targets(path: Path) -> Targets:
-    """The targets file, validated; ConfigError names the file, the key and the problem."""
-    try:
-        return parse_targets(read_yaml(path, "targets file") or {})
-    except TargetsError as exc:
-        raise ConfigError(f"targets file {path}: {exc}") from exc
+    return _read_document(path, "targets file", parse_targets)
