@@ -9,7 +9,9 @@ from typing import Any
 @dataclass(slots=True)
 class Event:
     """A validated contract event with its time parsed to epoch seconds (UTC). Treated as read-only
-    but not frozen: a frozen dataclass takes twice as long to build, once per event."""
+    but not frozen: a frozen dataclass takes twice as long to build, once per event. The optional
+    measures are attributes, not a dict of the document, because the fold reads them for every
+    event and a survey's answers only for surveys."""
 
     event_id: str
     type: str
@@ -19,9 +21,8 @@ class Event:
     queue: str | None
     channel: str | None
     agent_id: str | None
-    fields: dict[str, Any]
-
-    def number(self, name: str) -> float | None:
-        """An optional numeric field such as ``wait_s`` or ``csat``."""
-        value = self.fields.get(name)
-        return None if value is None or isinstance(value, bool) else float(value)
+    wait_s: float | None = None
+    talk_s: float | None = None
+    hold_s: float | None = None
+    acw_s: float | None = None
+    answers: dict[str, Any] | None = None  # a survey's scores by scale name, and ``resolved``

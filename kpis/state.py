@@ -289,7 +289,7 @@ class PartitionState:
             contact.answered_at, contact.answered_source = event.time, source
             for pending in self._take_pending(contact, ("talk",)):
                 self._book_talk(pending, _between(event.time, pending.at), _held(pending.origin, source))
-        wait = event.number("wait_s")
+        wait = event.wait_s
         held = _held(source)
         if wait is None and contact.offered_at is not None and contact.offered_source is not None:
             wait = _between(contact.offered_at, event.time)
@@ -332,8 +332,8 @@ class PartitionState:
     def _ended(self, contact: _Contact, event: Event, source: Source) -> None:
         queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
         contact.ended_at, contact.ended_source = event.time, source
-        talk = event.number("talk_s")
-        hold = event.number("hold_s") or 0.0
+        talk = event.talk_s
+        hold = event.hold_s or 0.0
         for stats in self._targets(queue, channel, event.time, _held(source)):
             stats.handled += 1
             stats.hold_sum_s += hold
@@ -348,7 +348,7 @@ class PartitionState:
 
     def _wrapup(self, contact: _Contact, event: Event, source: Source) -> None:
         pending = _Pending("acw", event.time, event.queue or UNKNOWN, event.channel or UNKNOWN, source)
-        acw = event.number("acw_s")
+        acw = event.acw_s
         if acw is not None:
             self._book_acw(pending, acw, _held(source))
         elif contact.ended_at is not None and contact.ended_source is not None:
@@ -365,7 +365,7 @@ class PartitionState:
             stats.acw_sum_s += acw
 
     def _survey(self, contact: _Contact, event: Event, source: Source) -> None:
-        pending = _Pending("survey", event.time, event.queue, event.channel, source, survey=event.fields)
+        pending = _Pending("survey", event.time, event.queue, event.channel, source, survey=event.answers)
         if pending.queue is not None and pending.channel is not None:
             self._book_survey(pending, _held(source))
         elif contact.queue is None or contact.queue_source is None:

@@ -1,8 +1,9 @@
-"""The agent that folds source events into per-partition KPI state and writes out what changed.
+"""The fold: source events into per-partition KPI state, and what changed written out.
 
-Per event the work is decoding, validation and a few dict operations; writes happen once per batch
-and per changed key, with the source partition chosen explicitly, because Faust's per-event table
-path costs far more than the arithmetic.
+Records arrive a whole fetch at a time from the consumer (streams/transport.py), not through Faust's
+per-record stream path. Per event the work is decoding, validation and a few dict operations; writes
+happen once per flush and per changed key, with the source partition chosen explicitly, because
+Faust's per-event table path costs far more than the arithmetic.
 
 Two outputs per partition, both a time slot of buckets per record (kpis/snapshot.py):
 - the ``state`` table (a Faust table; its changelog is how a worker recovers): open buckets with
@@ -21,12 +22,12 @@ import os
 import socket
 import time
 from collections import defaultdict
-from typing import Any, Iterable, cast
+from typing import Any, Iterable
 
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.types import TP, EventT, TableT
+from faust.types import TP, TableT
 
 from kpis import snapshot
 from kpis.persistence import PartitionWriter
@@ -35,6 +36,7 @@ from kpis.windows import iso
 from service.settings import LateEvents, Settings
 from streams import deadletter, metrics, topics
 from streams.contract import InvalidEvent, Rejected, decode_record
+from streams.transport import Fetch, WorkerApp
 
 log = logging.getLogger("cxpulse.worker")
 
@@ -45,12 +47,14 @@ SLOW_WRITE_S = 0.25
 # (at 5,000 events/s in arrays of tens of events, a second or two of it): state is written less often.
 CATCH_UP_RECORDS = 1000
 CATCH_UP_FLUSH_S = 1.0
+# At most this share of the worker's time goes to writing state out between batches.
+WRITE_SHARE = 0.2
 
 
 class Folder:
     """The state of the partitions this worker owns, and how it is restored and written out."""
 
-    def __init__(self, app: faust.App, table: TableT[bytes, bytes], settings: Settings) -> None:
+    def __init__(self, app: WorkerApp, table: TableT[bytes, bytes], settings: Settings) -> None:
         self._app = app
         self._table = table
         self._settings = settings
@@ -65,10 +69,12 @@ class Folder:
         self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
+        self._committed: dict[tuple[str, int], int] = {}
         self._unflushed: set[int] = set()
         self._after_barrier: list[tuple[int, PartitionState, list[tuple[bytes, bytes | None]]]] = []
         self._barrier: asyncio.Task[None] | None = None
         self._flushed_at = 0.0
+        self._write_seconds = 0.0
         self._worker_id = f"{socket.gethostname()}-{os.getpid()}"
         self.lock = asyncio.Lock()
         repeat_days = max(
@@ -184,8 +190,6 @@ class Folder:
         return folded
 
     async def _fill_gap(self, topic: str, partition: int, start: int, end: int) -> None:
-        """Faust was seen to skip records right after a partition was taken over; fold the skipped
-        ones from Kafka directly, so a skipped record is late at worst, never lost."""
         consumer = self._consumer()
         await consumer.start()
         try:
@@ -211,58 +215,73 @@ class Folder:
             self._owned_since.pop(partition, None)
             for topic in topics.SOURCE_TOPICS:
                 self._next_offset.pop((topic, partition), None)
+                self._committed.pop((topic, partition), None)
 
     # -- folding ------------------------------------------------------------------------------
 
-    async def fold(self, batch: Iterable[EventT]) -> None:
-        touched: set[int] = set()
+    async def fold(self, fetch: Fetch) -> None:
+        """Fold one fetch: per source partition, its records in offset order."""
         counted: dict[str, int] = defaultdict(int)
         newest: dict[str, float] = defaultdict(float)
         now = time.monotonic()
-        for event in batch:
-            message = event.message
-            state = await self.state(message.partition, (message.topic, message.offset))
-            skipped = self._check_sequence(message.topic, message.partition, message.offset)
-            if skipped is not None:
-                await self._fill_gap(message.topic, message.partition, skipped, message.offset)
-            state.processed[message.topic] = message.offset
-            try:
-                decoded = decode_record(message.value, message.topic)
-            except InvalidEvent as exc:
-                await self._dead_letter(message, exc.kind, str(exc))
-                continue
-            self._last_record[message.partition][message.topic] = now
-            touched.add(message.partition)
-            for index, item in enumerate(decoded.items):
-                if isinstance(item, Rejected):
-                    await self._dead_letter(message, item.error.kind, str(item.error), item.index, item.element)
+        late_to_deadletter = self._settings.kpi.late_events is LateEvents.DEADLETTER
+        for tp, records in fetch.items():
+            topic, partition = tp.topic, tp.partition
+            state = await self.state(partition, (topic, records[0].offset))
+            expected = self._next_offset.get((topic, partition))
+            processed = state.processed
+            apply = state.apply
+            for record in records:
+                offset = record.offset
+                if expected is not None and offset != expected:
+                    await self._out_of_sequence(topic, partition, expected, offset)
+                expected = offset + 1
+                processed[topic] = offset
+                try:
+                    decoded = decode_record(record.value, topic)
+                except InvalidEvent as exc:
+                    await self._dead_letter(record, exc.kind, str(exc))
                     continue
-                outcome = state.apply(item, message.topic, message.offset)
-                if outcome is Outcome.COUNTED:
-                    counted[message.topic] += 1
-                    newest[message.topic] = max(newest[message.topic], item.time)
-                elif outcome is Outcome.DUPLICATE:
-                    metrics.EVENTS_DUPLICATE.labels(message.topic).inc()
-                else:
-                    metrics.EVENTS_LATE.labels(message.topic).inc()
-                    if self._settings.kpi.late_events is LateEvents.DEADLETTER:
-                        reason = f"late: event time is before the closed horizon {iso(state.closed_until)}"
-                        await self._dead_letter(message, "late", reason, index if decoded.batched else None, item.fields)
+                for index, item in enumerate(decoded.items):
+                    if isinstance(item, Rejected):
+                        await self._dead_letter(record, item.error.kind, str(item.error), item.index, item.element)
+                        continue
+                    outcome = apply(item, topic, offset)
+                    if outcome is Outcome.COUNTED:
+                        counted[topic] += 1
+                        if item.time > newest[topic]:
+                            newest[topic] = item.time
+                    elif outcome is Outcome.DUPLICATE:
+                        metrics.EVENTS_DUPLICATE.labels(topic).inc()
+                    else:
+                        metrics.EVENTS_LATE.labels(topic).inc()
+                        if late_to_deadletter:
+                            reason = f"late: event time is before the closed horizon {iso(state.closed_until)}"
+                            if decoded.batched:
+                                await self._dead_letter(record, "late", reason, index, orjson.loads(record.value)[index])
+                            else:
+                                await self._dead_letter(record, "late", reason)
+            self._next_offset[(topic, partition)] = records[-1].offset + 1
+            self._last_record[partition][topic] = now
+            self._unflushed.add(partition)
         for topic, count in counted.items():
             metrics.EVENTS_PROCESSED.labels(topic).inc(count)
             metrics.LAST_EVENT_TIME.labels(topic).set(newest[topic])
-        self._unflushed |= touched
         await self.flush_pending()
 
     async def flush_pending(self) -> None:
         """Write what batches changed since the last write, once ``worker.flush_interval_seconds`` has
         passed, or ``CATCH_UP_FLUSH_S`` while a backlog is read (nobody watches numbers that are
-        behind anyway, and writing less often leaves more of the worker for catching up). Not after
-        every batch: under load the batches between two writes share their slot records. Effects not
-        yet written are safe: a worker taking over re-reads from the resume point and adds what the
+        behind anyway, and writing less often leaves more of the worker for catching up), and never
+        sooner than ``WRITE_SHARE`` allows: a write holds the fold back, and under load the batches
+        between two writes share their slot records, so the interval stretches with the write's own
+        cost instead of writes taking over the worker. Not after every batch. Effects not yet
+        written are safe: a worker taking over re-reads from the resume point and adds what the
         written marks do not hold."""
         since = time.monotonic() - self._flushed_at
-        if since < self._settings.worker.flush_interval_seconds or (since < CATCH_UP_FLUSH_S and self._catching_up()):
+        if since < max(self._settings.worker.flush_interval_seconds, self._write_seconds / WRITE_SHARE):
+            return
+        if since < CATCH_UP_FLUSH_S and self._catching_up():
             return
         started = time.monotonic()
         for partition in self._unflushed:
@@ -270,18 +289,20 @@ class Folder:
                 await self.flush(partition, close=False)
         self._unflushed.clear()
         self._flushed_at = time.monotonic()
+        self._write_seconds = self._flushed_at - started
         self._note_if_slow("write", started)
 
-    def _check_sequence(self, topic: str, partition: int, offset: int) -> int | None:
-        """Records of a partition should come one offset after the other. Returns the first skipped
-        offset when some were skipped; a repeat (redelivery) is only counted, the fences handle it."""
-        expected = self._next_offset.get((topic, partition))
-        self._next_offset[(topic, partition)] = offset + 1
-        if expected is None or offset == expected:
-            return None
+    async def _out_of_sequence(self, topic: str, partition: int, expected: int, offset: int) -> None:
+        """Records of a partition come one offset after the other; a repeat (redelivery from the
+        committed offset after a rebalance) is only counted, the fences handle it, and skipped
+        offsets are read from Kafka directly, so a skipped record is late at worst, never lost. Faust's
+        stream path was seen to skip records after a takeover (its buffers are dropped on revocation);
+        fetches now reach the fold whole or not at all, so a gap left is a transaction marker or a
+        compacted record, which the direct read finds empty."""
         metrics.SOURCE_OFFSET_GAPS.labels(topic).inc()
         log.warning("source offsets out of sequence", extra={"topic": topic, "partition": partition, "expected": expected, "got": offset})
-        return expected if offset > expected else None
+        if offset > expected:
+            await self._fill_gap(topic, partition, expected, offset)
 
     def _close_watermark(self, partition: int, state: PartitionState) -> float:
         """Event time that closing follows: the slowest source topic still delivering records or with
@@ -390,6 +411,23 @@ class Folder:
         metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
         metrics.PARTITIONS_OWNED.set(len(self._states))
 
+    async def commit(self) -> None:
+        """Commit what the fold has processed, so that whoever owns a partition next re-reads less.
+        Exactness does not depend on it: a re-read is deduplicated, and rebuilding after a takeover
+        re-reads from the resume point anyway."""
+        offsets = {
+            TP(topic, partition): offset + 1
+            for partition, state in self._states.items()
+            for topic, offset in state.processed.items()
+            if self._committed.get((topic, partition)) != offset + 1
+        }
+        if not offsets:
+            return
+        if await self._app.fetching_consumer.commit_processed(offsets):
+            self._committed.update({(tp.topic, tp.partition): offset for tp, offset in offsets.items()})
+        else:
+            log.warning("offset commit failed", extra={"partitions": len(offsets)})
+
     async def _dead_letter(
         self, message: Any, kind: str, reason: str, index: int | None = None, element: Any = None
     ) -> None:
@@ -408,8 +446,10 @@ class Folder:
         metrics.EVENTS_DEADLETTERED.labels(message.topic, kind).inc()
 
 
-def attach_folding(app: faust.App, settings: Settings) -> Folder:
-    source = app.topic(*topics.SOURCE_TOPICS, key_serializer="raw", value_serializer="raw")
+def attach_folding(app: WorkerApp, settings: Settings) -> Folder:
+    """Subscribe to the source topics with no Faust agent: their fetches go to the folder whole
+    (streams/transport.py); the table, timers and rebalance hooks are Faust's."""
+    app.topics.add(app.topic(*topics.SOURCE_TOPICS, key_serializer="raw", value_serializer="raw"))
     table = app.Table(
         snapshot.STATE_TABLE,
         default=None,
@@ -420,12 +460,12 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
     folder = Folder(app, table, settings)
     metrics.initialise()
 
-    @app.agent(source, name="fold")
-    async def fold(stream: faust.StreamT[bytes]) -> None:
-        batches = cast(faust.Stream[bytes], stream).take_events  # StreamT's stub lacks take_events
-        async for batch in batches(settings.worker.batch_max_events, settings.worker.batch_max_seconds):
-            async with folder.lock:
-                await folder.fold(batch)
+    async def fold(fetch: Fetch) -> None:
+        async with folder.lock:
+            await folder.fold(fetch)
+
+    app.fetched_topics = frozenset(topics.SOURCE_TOPICS)
+    app.on_fetch = fold
 
     @app.timer(settings.worker.flush_interval_seconds)
     async def flush() -> None:
@@ -436,8 +476,14 @@ def attach_folding(app: faust.App, settings: Settings) -> Folder:
     async def close() -> None:
         async with folder.lock:
             await folder.close_all()
+            await folder.commit()
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # Faust's stub wants *args it never passes
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust's stub wants *args it never passes
+    async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
+        async with folder.lock:
+            await folder.commit()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: faust.App, assigned: set[TP], **_: Any) -> None:
         folder.own({tp.partition for tp in assigned if tp.topic in topics.SOURCE_TOPICS})
 

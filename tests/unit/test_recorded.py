@@ -304,7 +304,7 @@ def test_jsonl_keeps_valid_events_sorted_and_reports_the_rest(tmp_path: Path) ->
     assert reasons[0].startswith("not JSON")
     assert reasons[1] == "not a JSON object but list"
     assert reasons[2].startswith("schema:")
-    assert "must contain" in reasons[3]
+    assert "missing required field `time`" in reasons[3]
     assert recording.lines == 8
     assert recording.events[2] == contact("late", "2026-03-01T12:00:00+02:00")  # passed on untouched
     assert_contract(recording.events)
