@@ -45,21 +45,20 @@ Source = tuple[str, int]
 Pair = tuple[str, str]
 Slot = tuple[int, int]  # (size, start): every (queue, channel) bucket of one time slot
 Marks = dict[str, int]
-Held = Callable[[Marks], bool]
-
-
-def _held(*sources: Source) -> Held:
-    """Whether a bucket version whose run had processed ``marks`` holds an effect of all these events.
-    One event is the common case, and on the fold's hottest path: it gets a closure of its own."""
-    if len(sources) == 1:
-        [(topic, offset)] = sources
-        return lambda marks: offset <= marks.get(topic, -1)
-    return lambda marks: all(offset <= marks.get(topic, -1) for topic, offset in sources)
+Held = tuple[Source, ...] | Callable[[Marks], bool]
 
 
 def _held_by_any(held: Held, versions: list[Marks]) -> bool:
+    """Whether a bucket whose versions had processed these marks already holds an effect. ``held``
+    is the events the effect depends on (it is held when all are within one version), or, for the
+    rare effect that depends on any of several events, a test of one version."""
+    if callable(held):
+        return any(held(marks) for marks in versions)
     for marks in versions:
-        if held(marks):
+        for topic, offset in held:
+            if offset > marks.get(topic, -1):
+                break
+        else:
             return True
     return False
 
@@ -267,7 +266,7 @@ class PartitionState:
 
     def _offered(self, contact: _Contact, event: Event, source: Source) -> None:
         queue, channel = event.queue or UNKNOWN, event.channel or UNKNOWN
-        for stats in self._targets(queue, channel, event.time, _held(source)):
+        for stats in self._targets(queue, channel, event.time, (source,)):
             stats.offered += 1
         contact.offered_at, contact.offered_source = event.time, source
         if not contact.left_queue:
@@ -277,7 +276,7 @@ class PartitionState:
             self._customer_offered(event, queue, channel, source)
         for pending in self._take_pending(contact, ("answered", "abandoned")):
             self._book_wait(pending.kind, pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at,
-                            _between(event.time, pending.at), _held(pending.origin, source), reclassify=True)
+                            _between(event.time, pending.at), (pending.origin, source), reclassify=True)
 
     def _left_queue(self, contact: _Contact, event: Event, source: Source) -> None:
         kind = "answered" if event.type == "contact.answered" else "abandoned"
@@ -288,12 +287,12 @@ class PartitionState:
         if kind == "answered":
             contact.answered_at, contact.answered_source = event.time, source
             for pending in self._take_pending(contact, ("talk",)):
-                self._book_talk(pending, _between(event.time, pending.at), _held(pending.origin, source))
+                self._book_talk(pending, _between(event.time, pending.at), (pending.origin, source))
         wait = event.wait_s
-        held = _held(source)
+        held: Held = (source,)
         if wait is None and contact.offered_at is not None and contact.offered_source is not None:
             wait = _between(contact.offered_at, event.time)
-            held = _held(source, contact.offered_source)
+            held = (source, contact.offered_source)
         if wait is None:
             for stats in self._targets(queue, channel, event.time, held):
                 if kind == "answered":
@@ -334,25 +333,25 @@ class PartitionState:
         contact.ended_at, contact.ended_source = event.time, source
         talk = event.talk_s
         hold = event.hold_s or 0.0
-        for stats in self._targets(queue, channel, event.time, _held(source)):
+        for stats in self._targets(queue, channel, event.time, (source,)):
             stats.handled += 1
             stats.hold_sum_s += hold
             stats.talk_sum_s += talk or 0.0
         pending = _Pending("talk", event.time, queue, channel, source)
         if talk is None and contact.answered_at is not None and contact.answered_source is not None:
-            self._book_talk(pending, _between(contact.answered_at, event.time), _held(source, contact.answered_source))
+            self._book_talk(pending, _between(contact.answered_at, event.time), (source, contact.answered_source))
         elif talk is None:
             contact.pending.append(pending)
         for pending in self._take_pending(contact, ("acw",)):
-            self._book_acw(pending, _between(event.time, pending.at), _held(pending.origin, source))
+            self._book_acw(pending, _between(event.time, pending.at), (pending.origin, source))
 
     def _wrapup(self, contact: _Contact, event: Event, source: Source) -> None:
         pending = _Pending("acw", event.time, event.queue or UNKNOWN, event.channel or UNKNOWN, source)
         acw = event.acw_s
         if acw is not None:
-            self._book_acw(pending, acw, _held(source))
+            self._book_acw(pending, acw, (source,))
         elif contact.ended_at is not None and contact.ended_source is not None:
-            self._book_acw(pending, _between(contact.ended_at, event.time), _held(source, contact.ended_source))
+            self._book_acw(pending, _between(contact.ended_at, event.time), (source, contact.ended_source))
         else:
             contact.pending.append(pending)
 
@@ -367,14 +366,14 @@ class PartitionState:
     def _survey(self, contact: _Contact, event: Event, source: Source) -> None:
         pending = _Pending("survey", event.time, event.queue, event.channel, source, survey=event.answers)
         if pending.queue is not None and pending.channel is not None:
-            self._book_survey(pending, _held(source))
+            self._book_survey(pending, (source,))
         elif contact.queue is None or contact.queue_source is None:
             contact.pending.append(pending)
             self._parked_surveys.add(event.contact_id)
         else:
             pending.queue = pending.queue or contact.queue
             pending.channel = pending.channel or contact.channel
-            self._book_survey(pending, _held(source, contact.queue_source))
+            self._book_survey(pending, (source, contact.queue_source))
 
     def _book_survey(self, pending: _Pending, held: Held) -> None:
         answers = pending.survey or {}
@@ -393,7 +392,7 @@ class PartitionState:
         for pending in self._take_pending(contact, (kind,)):
             pending.queue = pending.queue or contact.queue
             pending.channel = pending.channel or contact.channel
-            self._book_survey(pending, _held(pending.origin, source))
+            self._book_survey(pending, (pending.origin, source))
 
     @staticmethod
     def _take_pending(contact: _Contact, kinds: tuple[str, ...]) -> list[_Pending]:
@@ -410,9 +409,9 @@ class PartitionState:
         customer_id = event.customer_id
         assert customer_id is not None
         offers = self._customers.setdefault(customer_id, [])
-        if any(offer.event_id == event.event_id for offer in offers):
-            return
         position = bisect.bisect_left(offers, (event.time, event.contact_id, event.event_id))
+        if position < len(offers) and offers[position].event_id == event.event_id:
+            return  # the same event again: offers are ordered by (time, contact, event id)
         previous = offers[position - 1] if position > 0 else None
         repeat = previous is not None and event.time - previous.at <= self._repeat_window(queue)
         offer = Offer(event.time, event.contact_id, event.event_id, queue, channel, repeat, source)
@@ -420,7 +419,7 @@ class PartitionState:
         self._offer_changes.append((customer_id, offer))
         if position == len(offers) - 1:
             heapq.heappush(self._customer_expiry, (offer.at, customer_id))
-        for stats in self._targets(queue, channel, event.time, _held(source)):
+        for stats in self._targets(queue, channel, event.time, (source,)):
             stats.known_customer_offered += 1
         if repeat:
             self._count_repeat(offers, position)
@@ -439,14 +438,36 @@ class PartitionState:
     def _count_repeat(self, offers: list[Offer], position: int) -> None:
         """Count the offer at ``position`` as a repeat. A bucket version holds that count when the
         offer and any earlier offer close enough to make it a repeat are within one of its mark
-        vectors: which earlier offer happened to arrive first does not matter."""
+        vectors: which earlier offer happened to arrive first does not matter.
+
+        Marks are per-topic prefixes, so of the earlier offers only the lowest offset per topic
+        matters, and an earlier offer of the same topic at or below the offer's own offset (the usual
+        case: it was processed first) makes the condition the offer's own. The scan goes back from
+        the offer and stops there, so its cost does not grow with a customer's contacts: a
+        placeholder customer id ("anonymous") can have hundreds of thousands in one day."""
         offer = offers[position]
         window = self._repeat_window(offer.queue)
-        earlier = [o.source for o in offers[:position] if offer.at - o.at <= window]
-
-        def held(marks: Marks) -> bool:
-            within = _held(offer.source)
-            return within(marks) and any(_held(src)(marks) for src in earlier)
+        topic, offset = offer.source
+        lowest: dict[str, int] = {}
+        for index in range(position - 1, -1, -1):
+            earlier = offers[index]
+            if offer.at - earlier.at > window:
+                break
+            earlier_topic, earlier_offset = earlier.source
+            if earlier_topic == topic and earlier_offset <= offset:
+                lowest = {}
+                break
+            if earlier_offset < lowest.get(earlier_topic, earlier_offset + 1):
+                lowest[earlier_topic] = earlier_offset
+        held: Held
+        if not lowest:
+            held = (offer.source,)
+        elif len(lowest) == 1:
+            [(earliest_topic, earliest_offset)] = lowest.items()
+            held = (offer.source, (earliest_topic, earliest_offset))
+        else:
+            def held(marks: Marks) -> bool:
+                return offset <= marks.get(topic, -1) and any(low <= marks.get(t, -1) for t, low in lowest.items())
 
         for stats in self._targets(offer.queue, offer.channel, offer.at, held):
             stats.repeat_offered += 1
@@ -481,7 +502,7 @@ class PartitionState:
             for pending in self._take_pending(contact, ("survey",)):
                 if pending.at < boundary:
                     pending.queue, pending.channel = pending.queue or UNKNOWN, pending.channel or UNKNOWN
-                    self._book_survey(pending, _held(pending.origin, (CLOSED_MARK, boundary)))
+                    self._book_survey(pending, (pending.origin, (CLOSED_MARK, boundary)))
                 else:
                     contact.pending.append(pending)
             if not any(p.kind == "survey" for p in contact.pending):

@@ -60,6 +60,11 @@ class KafkaSettings(_Section):
         description="longest a fetch waits for new records (worker and API); brokers that do not answer a waiting fetch when data arrives add up to this to every event's delay",
     )
 
+    compression: Literal["none", "lz4", "zstd", "gzip", "snappy"] = Field(
+        default="lz4",
+        description="compression of the worker's writes (state changelog and snapshots): a slot record is rewritten whole while it is open, and lz4 makes it about a seventeenth of its size for a few microseconds",
+    )
+
     @field_validator("bootstrap")
     @classmethod
     def _kafka_address(cls, value: str | None) -> str | None:

@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> WorkerApp:
         web_enabled=False,
         autodiscover=False,
         broker_session_timeout=settings.worker.session_timeout_seconds,
+        producer_compression_type=None if settings.kafka.compression == "none" else settings.kafka.compression,
         broker_heartbeat_interval=settings.worker.session_timeout_seconds / 3,
     )
     app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
