@@ -124,6 +124,10 @@ class KpiSettings(_Section):
     grace_minutes: float = Field(default=60, ge=0, le=24 * 60, description="how late an event may arrive and still count")
     late_events: LateEvents = Field(default=LateEvents.DEADLETTER, description="what happens to an event later than the grace")
     history_days: int = Field(default=35, ge=1, le=400, description="days of 15-minute history kept")
+    future_tolerance_seconds: float = Field(
+        default=300, ge=0, le=7 * 86400,
+        description="an event whose time is further than this after its record was published is dead-lettered (kind future): a source clock that is wrong must not open buckets for years ahead",
+    )
     stale_seconds: float = Field(default=30, gt=0, description="no update for this long marks served values stale")
 
 

@@ -109,6 +109,8 @@ def _decode_object(raw: bytes, compiled: Compiled) -> Event:
         raise InvalidEvent("schema", f"schema: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidEvent("not_json", "not JSON that can be read: nested too deeply") from exc
     return _event(document, compiled)
 
 
@@ -126,7 +128,7 @@ class Rejected:
     """One event of a batched record that is not valid: dead-lettered alone, its neighbours counted."""
 
     index: int
-    element: Any
+    element: bytes  # its JSON text, as it was in the record
     error: InvalidEvent
 
 
@@ -154,21 +156,32 @@ def decode_record(raw: bytes | None, topic: str) -> RecordEvents:
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
         raise InvalidEvent("not_object", f"not a JSON object or array but {type(document).__name__}")
-    try:
-        elements = _ELEMENTS.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
     events: list[Event | Rejected] = []
-    for index, raw_element in enumerate(elements):
-        element = bytes(raw_element)
+    for index, element in enumerate(array_elements(raw)):
         try:
             if element[:1] != b"{" and element.lstrip()[:1] != b"{":
-                raise InvalidEvent("not_object", f"not a JSON object but {type(orjson.loads(element)).__name__}")
+                raise InvalidEvent("not_object", f"not a JSON object but {_json_type(element)}")
             events.append(_decode_object(element, compiled))
         except InvalidEvent as exc:
-            error = InvalidEvent(exc.kind, f"array element {index}: {exc}")
-            events.append(Rejected(index, orjson.loads(element), error))
+            events.append(Rejected(index, element, InvalidEvent(exc.kind, f"array element {index}: {exc}")))
     return RecordEvents(events, batched=True)
+
+
+def array_elements(raw: bytes) -> list[bytes]:
+    """The elements of a record that is a JSON array, each as its own JSON text."""
+    try:
+        return [bytes(element) for element in _ELEMENTS.decode(raw)]
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidEvent("not_json", "not JSON that can be read: nested too deeply") from exc
+
+
+def _json_type(element: bytes) -> str:
+    try:
+        return type(orjson.loads(element)).__name__
+    except orjson.JSONDecodeError:
+        return "a value nested too deeply"
 
 
 def record_key(event: dict[str, Any]) -> bytes:

@@ -2,7 +2,10 @@
 
 That is the layout Kafka Connect uses for its dead-letter queues, so existing tooling can replay them.
 One bad event of a batched record (a JSON array) is dead-lettered alone, as its own JSON object,
-with its position in the array in ``cxpulse.source.index``.
+with its position in the array in ``cxpulse.source.index``. A record too large for the producer's
+request limit (the broker may accept larger ones than cxpulse's producer sends) is kept as a
+truncated copy, its original size in ``cxpulse.original.bytes``: refusing it would crash the fold,
+which would read the same record again after restarting.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ SOURCE_TOPIC = "cxpulse.source.topic"
 SOURCE_PARTITION = "cxpulse.source.partition"
 SOURCE_OFFSET = "cxpulse.source.offset"
 SOURCE_INDEX = "cxpulse.source.index"
+ORIGINAL_BYTES = "cxpulse.original.bytes"
+# Below the producer's 1 MB request limit, with room for the key, headers and batch framing.
+MAX_VALUE_BYTES = 900_000
+
+
+def truncated(value: bytes | None) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """The value to dead-letter, cut to MAX_VALUE_BYTES, with the header that says it was cut."""
+    if value is None or len(value) <= MAX_VALUE_BYTES:
+        return value, []
+    return value[:MAX_VALUE_BYTES], [(ORIGINAL_BYTES, str(len(value)).encode())]
 
 
 def headers(

@@ -25,8 +25,7 @@ from collections import defaultdict
 from typing import Any, Iterable
 
 import faust
-import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faust.types import TP, TableT
 
 from kpis import snapshot
@@ -35,7 +34,7 @@ from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
 from kpis.windows import iso
 from service.settings import LateEvents, Settings
 from streams import deadletter, metrics, topics
-from streams.contract import InvalidEvent, Rejected, decode_record
+from streams.contract import InvalidEvent, Rejected, array_elements, decode_record
 from streams.transport import Fetch, WorkerApp
 
 log = logging.getLogger("cxpulse.worker")
@@ -177,8 +176,9 @@ class Folder:
                         decoded = decode_record(record.value, tp.topic)
                     except InvalidEvent:
                         continue
+                    latest = _latest_time(record, self._settings.kpi.future_tolerance_seconds)
                     for item in decoded.items:
-                        if isinstance(item, Rejected):
+                        if isinstance(item, Rejected) or item.time > latest:
                             continue
                         outcome = state.apply(item, tp.topic, record.offset, rebuilding)
                         folded += 1
@@ -225,6 +225,7 @@ class Folder:
         newest: dict[str, float] = defaultdict(float)
         now = time.monotonic()
         late_to_deadletter = self._settings.kpi.late_events is LateEvents.DEADLETTER
+        future_s = self._settings.kpi.future_tolerance_seconds
         for tp, records in fetch.items():
             topic, partition = tp.topic, tp.partition
             state = await self.state(partition, (topic, records[0].offset))
@@ -242,9 +243,14 @@ class Folder:
                 except InvalidEvent as exc:
                     await self._dead_letter(record, exc.kind, str(exc))
                     continue
+                latest = _latest_time(record, future_s)
                 for index, item in enumerate(decoded.items):
                     if isinstance(item, Rejected):
                         await self._dead_letter(record, item.error.kind, str(item.error), item.index, item.element)
+                        continue
+                    if item.time > latest:
+                        reason = f"future: event time {iso(item.time)} is more than {future_s:g} s after the record was published"
+                        await self._dead_letter(record, "future", reason, *self._element(record, index, decoded.batched))
                         continue
                     outcome = apply(item, topic, offset)
                     if outcome is Outcome.COUNTED:
@@ -257,10 +263,7 @@ class Folder:
                         metrics.EVENTS_LATE.labels(topic).inc()
                         if late_to_deadletter:
                             reason = f"late: event time is before the closed horizon {iso(state.closed_until)}"
-                            if decoded.batched:
-                                await self._dead_letter(record, "late", reason, index, orjson.loads(record.value)[index])
-                            else:
-                                await self._dead_letter(record, "late", reason)
+                            await self._dead_letter(record, "late", reason, *self._element(record, index, decoded.batched))
             self._next_offset[(topic, partition)] = records[-1].offset + 1
             self._last_record[partition][topic] = now
             self._unflushed.add(partition)
@@ -411,6 +414,11 @@ class Folder:
         metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
         metrics.PARTITIONS_OWNED.set(len(self._states))
 
+    @staticmethod
+    def _element(record: ConsumerRecord, index: int, batched: bool) -> tuple[int | None, bytes | None]:
+        """Where one event of a record is, for its dead letter: the whole record unless it is an array."""
+        return (index, array_elements(record.value)[index]) if batched else (None, None)
+
     async def commit(self) -> None:
         """Commit what the fold has processed, so that whoever owns a partition next re-reads less.
         Exactness does not depend on it: a re-read is deduplicated, and rebuilding after a takeover
@@ -429,21 +437,25 @@ class Folder:
             log.warning("offset commit failed", extra={"partitions": len(offsets)})
 
     async def _dead_letter(
-        self, message: Any, kind: str, reason: str, index: int | None = None, element: Any = None
+        self, record: ConsumerRecord, kind: str, reason: str, index: int | None = None, element: bytes | None = None
     ) -> None:
         """The whole record, or (``index`` given) one event of a batched record as its own JSON."""
         log.warning(
             "event dead-lettered",
-            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
-                   "index": index, "reason": reason},
+            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                   "index": index, "kind": kind, "reason": reason[:500]},
         )
-        value = message.value if index is None else orjson.dumps(element)
-        await self._dead_letters.send(
-            key=message.key,
-            value=value,
-            headers=deadletter.headers(kind, reason, message.topic, message.partition, message.offset, index),
-        )
-        metrics.EVENTS_DEADLETTERED.labels(message.topic, kind).inc()
+        value, cut = deadletter.truncated(record.value if index is None else element)
+        source = deadletter.headers(kind, reason, record.topic, record.partition, record.offset, index)
+        await self._dead_letters.send(key=record.key, value=value, headers=source + cut)
+        metrics.EVENTS_DEADLETTERED.labels(record.topic, kind).inc()
+
+
+def _latest_time(record: ConsumerRecord, tolerance_s: float) -> float:
+    """The latest event time a record may carry: judged against the record's own timestamp, not the
+    clock, so that re-reading it after a restart decides the same."""
+    published = record.timestamp / 1000 if record.timestamp >= 0 else time.time()
+    return published + tolerance_s
 
 
 def attach_folding(app: WorkerApp, settings: Settings) -> Folder:

@@ -63,5 +63,5 @@ def initialise() -> None:
     for topic in topics.SOURCE_TOPICS:
         for counter in (EVENTS_PROCESSED, EVENTS_DUPLICATE, EVENTS_LATE, SOURCE_OFFSET_GAPS):
             counter.labels(topic)
-        for kind in (*INVALID_KINDS, "late"):
+        for kind in (*INVALID_KINDS, "late", "future"):
             EVENTS_DEADLETTERED.labels(topic, kind)

@@ -95,7 +95,7 @@ def test_a_batched_record_yields_its_events_and_judges_each_alone() -> None:
     assert decoded.batched
     first, second, third, fourth = decoded.items
     assert isinstance(first, Event) and first.event_id == good["event_id"]
-    assert isinstance(second, Rejected) and second.index == 1 and second.element == bad
+    assert isinstance(second, Rejected) and second.index == 1 and json.loads(second.element) == bad
     assert second.error.kind == "schema" and str(second.error).startswith("array element 1: schema:")
     assert isinstance(third, Rejected) and third.error.kind == "not_object"
     assert isinstance(fourth, Event) and fourth.event_id == "other"
@@ -104,3 +104,16 @@ def test_a_batched_record_yields_its_events_and_judges_each_alone() -> None:
 def test_a_one_event_record_is_not_batched_and_an_empty_array_holds_nothing() -> None:
     assert not decode_record(json.dumps(contact_event("offered", "c1", 0.0)).encode(), topics.CALLS).batched
     assert decode_record(b"[]", topics.CALLS).items == []
+
+
+def test_nesting_too_deep_to_decode_is_refused_not_raised() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(InvalidEvent) as caught:
+        decode_record(deep, topics.CALLS)
+    assert caught.value.kind == "not_json" and "nested too deeply" in str(caught.value)
+    with pytest.raises(InvalidEvent, match="nested too deeply"):
+        decode_record(b'[{"event_id": ' + deep + b"}]", topics.CALLS)
+
+
+def test_lowercase_t_and_z_are_rfc_3339() -> None:
+    assert parse_time("2026-03-01t10:00:05z") == parse_time("2026-03-01T10:00:05Z") == 1772359205.0
