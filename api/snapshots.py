@@ -226,6 +226,8 @@ class SnapshotReader:
 
 
 def lag_entries(ends: Ends, processed: dict[tuple[str, int], int]) -> list[dict[str, Any]]:
+    """One entry per partition the broker reported; shared by fresh answers and, while the broker is
+    silent, by /v1/status's answer from the last end offsets it gave."""
     partitions: list[dict[str, Any]] = []
     for (topic, partition), end in sorted(ends.items()):
         done = processed.get((topic, partition), 0)
