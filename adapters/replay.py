@@ -68,15 +68,15 @@ POLL_S = 0.25
 
 
 class _Notes:
-    """One line when a kind of trouble starts and one when it ends, not one per poll."""
+    """One line when a trouble starts (or changes) and one when it ends, not one per poll."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
         self._current: str | None = None
 
-    def trouble(self, kind: str, line: str) -> None:
-        if kind != self._current:
-            self._current = kind
+    def trouble(self, line: str) -> None:
+        if line != self._current:
+            self._current = line
             self._out.write(f"cxpulse replay: {line}\n")
             self._out.flush()
 
@@ -88,7 +88,11 @@ class _Notes:
 
 
 async def wait_until_counted(
-    api_url: str, sent: dict[tuple[str, int], int], timeout_s: float, out: TextIO = sys.stderr
+    api_url: str,
+    sent: dict[tuple[str, int], int],
+    timeout_s: float,
+    out: TextIO = sys.stderr,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> float:
     """Poll /v1/status until every published offset is processed; returns the seconds it took.
 
@@ -98,23 +102,23 @@ async def wait_until_counted(
     started = time.monotonic()
     notes = _Notes(out)
     done: dict[tuple[str, int], int] = {}
-    async with httpx.AsyncClient(base_url=api_url, timeout=REQUEST_TIMEOUT_S) as client:
+    async with httpx.AsyncClient(base_url=api_url, timeout=request_timeout_s) as client:
         while True:
             try:
                 response = await client.get("/v1/status")
             except httpx.TransportError as exc:
-                notes.trouble("api", f"the API at {api_url} does not answer ({type(exc).__name__}); retrying")
+                notes.trouble(f"the API at {api_url} does not answer ({type(exc).__name__}); retrying")
             else:
                 if response.status_code in PERMANENT:
                     raise WaitFailed(f"{api_url}/v1/status answered {response.status_code}: {response.text[:300]}")
                 if response.status_code != 200:
-                    notes.trouble("api", f"the API at {api_url} answered {response.status_code}; retrying")
+                    notes.trouble(f"the API at {api_url} answered {response.status_code}; retrying")
                 else:
                     status = response.json()
                     done = {(p["topic"], p["partition"]): p["processed_offset"] for p in status["partitions"]}
                     broker = status.get("broker") or {}
                     if broker.get("reachable") is False:
-                        notes.trouble("broker", f"the API cannot reach the broker ({broker.get('error')}); waiting")
+                        notes.trouble(f"the API cannot reach the broker ({broker.get('error')}); waiting")
                     else:
                         notes.fine()
                     if all(done.get(where, 0) >= end for where, end in sent.items()):
