@@ -57,16 +57,73 @@ async def publish_recording(
     return sent
 
 
-async def wait_until_counted(api_url: str, sent: dict[tuple[str, int], int], timeout_s: float) -> float:
-    """Poll /v1/status until every published offset is processed; returns the seconds it took."""
+class WaitFailed(Exception):
+    """--wait gave up: the message says why (the deadline passed, or the API refused the request)."""
+
+
+# An answer that will not change by asking again: the URL, the token or the API is wrong.
+PERMANENT = frozenset({400, 401, 403, 404, 405, 422})
+REQUEST_TIMEOUT_S = 10.0
+POLL_S = 0.25
+
+
+class _Notes:
+    """One line when a trouble starts (or changes) and one when it ends, not one per poll."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._current: str | None = None
+
+    def trouble(self, line: str) -> None:
+        if line != self._current:
+            self._current = line
+            self._out.write(f"cxpulse replay: {line}\n")
+            self._out.flush()
+
+    def fine(self) -> None:
+        if self._current is not None:
+            self._current = None
+            self._out.write("cxpulse replay: the API and the broker answer again; waiting for the count\n")
+            self._out.flush()
+
+
+async def wait_until_counted(
+    api_url: str,
+    sent: dict[tuple[str, int], int],
+    timeout_s: float,
+    out: TextIO = sys.stderr,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+) -> float:
+    """Poll /v1/status until every published offset is processed; returns the seconds it took.
+
+    Rides out faults until ``timeout_s``: an API that does not answer (restarting, overloaded), a
+    5xx or 503, a broker the API cannot reach. Each is said once on ``out`` and retried; a request
+    that cannot succeed (401, 404, ...) and the deadline raise ``WaitFailed`` with the reason."""
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=api_url, timeout=10) as client:
+    notes = _Notes(out)
+    done: dict[tuple[str, int], int] = {}
+    async with httpx.AsyncClient(base_url=api_url, timeout=request_timeout_s) as client:
         while True:
-            status = (await client.get("/v1/status")).json()
-            done = {(p["topic"], p["partition"]): p["processed_offset"] for p in status["partitions"]}
-            if all(done.get(where, 0) >= end for where, end in sent.items()):
-                return time.monotonic() - started
+            try:
+                response = await client.get("/v1/status")
+            except httpx.TransportError as exc:
+                notes.trouble(f"the API at {api_url} does not answer ({type(exc).__name__}); retrying")
+            else:
+                if response.status_code in PERMANENT:
+                    raise WaitFailed(f"{api_url}/v1/status answered {response.status_code}: {response.text[:300]}")
+                if response.status_code != 200:
+                    notes.trouble(f"the API at {api_url} answered {response.status_code}; retrying")
+                else:
+                    status = response.json()
+                    done = {(p["topic"], p["partition"]): p["processed_offset"] for p in status["partitions"]}
+                    broker = status.get("broker") or {}
+                    if broker.get("reachable") is False:
+                        notes.trouble(f"the API cannot reach the broker ({broker.get('error')}); waiting")
+                    else:
+                        notes.fine()
+                    if all(done.get(where, 0) >= end for where, end in sent.items()):
+                        return time.monotonic() - started
             if time.monotonic() - started > timeout_s:
                 missing = {f"{t}/{p}": end - done.get((t, p), 0) for (t, p), end in sent.items() if done.get((t, p), 0) < end}
-                raise TimeoutError(f"not all published events were counted within {timeout_s:.0f} s; still missing {missing}")
-            await asyncio.sleep(0.25)
+                raise WaitFailed(f"not all published events were counted within {timeout_s:.0f} s; still missing {missing}")
+            await asyncio.sleep(POLL_S)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth import TokenStore, authorize
@@ -14,6 +15,7 @@ from api.head import HeadAsGet
 from api.metrics import build_registry
 from api.routers import catalog, health, history, kpis, metrics, queues, status, stream, targets, wallboard
 from api.snapshots import SnapshotReader
+from api.validation import validation_failed
 from api.view import KpiView
 from kpis.book import KpiBook
 from service.settings import Settings, load_targets, load_thresholds
@@ -51,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.tokens = tokens
     app.state.targets = kpi_targets
+    app.add_exception_handler(RequestValidationError, validation_failed)
     guarded = [Depends(authorize)] if tokens is not None else []
     for module in (kpis, catalog, stream, history, targets, status, queues):
         app.include_router(module.router, dependencies=guarded)

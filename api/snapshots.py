@@ -15,18 +15,22 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from api.source_ends import Ends, SourceEnds
 from kpis import snapshot
 from kpis.book import KpiBook
 from kpis.state import INTERVAL, MINUTE
 from kpis.buckets import BucketStats
 from service.settings import Settings
-from streams import topics
 
 log = logging.getLogger("cxpulse.api.snapshots")
 
 MINUTES_KEPT_S = 2 * 3600
 PRUNE_EVERY_S = 60.0
+# The broker is asked for the source end offsets this often (lag for /metrics, and whether it
+# answers at all) and given this long to answer, both at most a quarter of ``kpi.stale_seconds``
+# so a silent broker is noticed within half of it.
 LAG_EVERY_S = 5.0
+BROKER_TIMEOUT_S = 2.0
 
 
 class SnapshotReader:
@@ -44,7 +48,8 @@ class SnapshotReader:
         self._progress: dict[str, dict[int, dict[str, int]]] = {topic: {} for topic in self._topics}
         self._slots = snapshot.SlotReader(settings.kpi.grace_minutes * 60.0)
         self._tasks: list[asyncio.Task[None]] = []
-        self._offsets: AIOKafkaConsumer | None = None
+        self._probe_every_s = min(LAG_EVERY_S, settings.kpi.stale_seconds / 4)
+        self.ends = SourceEnds(settings.bootstrap, min(BROKER_TIMEOUT_S, settings.kpi.stale_seconds / 4))
 
     async def start(self) -> None:
         self._tasks = [
@@ -56,15 +61,29 @@ class SnapshotReader:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._offsets is not None:
-            await self._offsets.stop()
+        await self.ends.stop()
 
     def age_seconds(self, now: float) -> float | None:
         return None if self.last_update is None else max(0.0, now - self.last_update)
 
+    def _stale_after(self) -> float:
+        """``kpi.stale_seconds`` without updates; half of it while the broker does not answer: then
+        the silence has a known cause and the numbers cannot be moving, so a wallboard should say
+        so before a whole ``stale_seconds`` (a freeze as long as it was never shown at all)."""
+        limit = self._settings.kpi.stale_seconds
+        return limit / 2 if self.ends.outage is not None else limit
+
     def stale(self, now: float) -> bool:
+        return self.stale_in(now) is None
+
+    def stale_in(self, now: float) -> float | None:
+        """Seconds until the served numbers turn stale if nothing comes; None when they are. The view
+        wakes up then, whatever its refresh interval, so staleness shows on this process's clock."""
         age = self.age_seconds(now)
-        return age is None or age > self._settings.kpi.stale_seconds
+        if age is None:
+            return None
+        left = self._stale_after() - age
+        return left if left >= 0 else None
 
     # -- following ------------------------------------------------------------------------------
 
@@ -114,6 +133,7 @@ class SnapshotReader:
                         pair: BucketStats.merged((stats,)) for pair, stats in self.book.running_totals().items()
                     }
                     self.ready.set()
+                    self.changed.set()
                     log.info("snapshot topics caught up", extra={"records": self.records})
             if time.monotonic() - pruned_at > PRUNE_EVERY_S:
                 self.prune(time.time())
@@ -150,7 +170,9 @@ class SnapshotReader:
             self.book.put_waiting(int(key[1]), {(q, c): (int(n), float(oldest)) for q, c, n, oldest in value or ()})
         elif key[0] == "progress":
             value = None if raw_value is None else orjson.loads(raw_value)
-            self._progress[topic][int(key[1])] = {k: int(v) for k, v in (value or {}).items()}
+            highest = self._progress[topic].setdefault(int(key[1]), {})
+            for source, offset in (value or {}).items():
+                highest[source] = max(highest.get(source, -1), int(offset))
         elif raw_value is not None:
             partition, size, start = (int(part) for part in key)
             for bucket, stats in self._slots.read(partition, size, start, raw_value):
@@ -165,7 +187,13 @@ class SnapshotReader:
     # -- progress -------------------------------------------------------------------------------
 
     def processed(self) -> dict[tuple[str, int], int]:
-        """Next source offset per (topic, partition) whose effects every snapshot topic has shown."""
+        """Next source offset per (topic, partition) whose effects every snapshot topic has shown.
+
+        The highest progress a partition's owner ever wrote, not the latest: a worker that takes a
+        partition over (after a crash or a rebalance) starts its progress from nothing while it re-reads
+        from its resume point, but the buckets it restored, and the API's book, already hold the
+        effects up to the highest mark, and re-reading changes nothing counted. So the figure never
+        goes backwards and stays true."""
         result: dict[tuple[str, int], int] = {}
         for index, by_partition in enumerate(self._progress.values()):
             for partition, offsets in by_partition.items():
@@ -175,41 +203,35 @@ class SnapshotReader:
                     result[key] = seen if index == 0 else min(result.get(key, 0), seen)
         return result
 
-    async def lag(self, processed: dict[tuple[str, int], int] | None = None) -> list[dict[str, Any]]:
+    async def lag(self, processed: dict[tuple[str, int], int] | None = None) -> list[dict[str, Any]] | None:
         """Per source partition: its end offset, the offset ``processed`` reflects (default: this
-        reader's book), and the gap."""
-        ends = await self.end_offsets()
-        processed = self.processed() if processed is None else processed
-        partitions: list[dict[str, Any]] = []
-        for (topic, partition), end in sorted(ends.items()):
-            done = processed.get((topic, partition), 0)
-            partitions.append(
-                {"topic": topic, "partition": partition, "end_offset": end, "processed_offset": done, "lag": max(0, end - done)}
-            )
-        return partitions
+        reader's book), and the gap; None when the broker did not answer within its deadline."""
+        ends = await self.ends.fetch()
+        return None if ends is None else lag_entries(ends, self.processed() if processed is None else processed)
 
     async def _watch_lag(self) -> None:
-        """Keeps ``lag_by_topic`` for /metrics, whose collectors cannot await the broker."""
+        """Keeps ``lag_by_topic`` for /metrics, whose collectors cannot await the broker, and notices
+        a broker that stops (or starts again) answering: the view is woken to show the staleness."""
         while True:
-            try:
+            reachable = self.ends.outage is None
+            entries = await self.lag()
+            if entries is not None:
                 totals: dict[str, int] = {}
-                for entry in await self.lag():
+                for entry in entries:
                     totals[entry["topic"]] = totals.get(entry["topic"], 0) + entry["lag"]
                 self.lag_by_topic = totals
-            except (KafkaError, OSError) as exc:
-                log.warning("could not read source end offsets", extra={"error": repr(exc)})
-            await asyncio.sleep(LAG_EVERY_S)
+            if (self.ends.outage is None) != reachable:
+                self.changed.set()
+            await asyncio.sleep(self._probe_every_s)
 
-    async def end_offsets(self) -> dict[tuple[str, int], int]:
-        if self._offsets is None:
-            self._offsets = AIOKafkaConsumer(bootstrap_servers=self._settings.bootstrap, enable_auto_commit=False)
-            await self._offsets.start()
-        available = await self._offsets.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics.SOURCE_TOPICS
-            if topic in available
-            for p in sorted(self._offsets.partitions_for_topic(topic) or ())
-        ]
-        ends = await self._offsets.end_offsets(partitions)
-        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+def lag_entries(ends: Ends, processed: dict[tuple[str, int], int]) -> list[dict[str, Any]]:
+    """One entry per partition the broker reported; shared by fresh answers and, while the broker is
+    silent, by /v1/status's answer from the last end offsets it gave."""
+    partitions: list[dict[str, Any]] = []
+    for (topic, partition), end in sorted(ends.items()):
+        done = processed.get((topic, partition), 0)
+        partitions.append(
+            {"topic": topic, "partition": partition, "end_offset": end, "processed_offset": done, "lag": max(0, end - done)}
+        )
+    return partitions

@@ -31,6 +31,8 @@ log = logging.getLogger("cxpulse.api.view")
 CACHE_LIMIT = 2048
 # A refresh slower than this delays every wallboard by as much: worth a line in the log.
 SLOW_REFRESH_S = 0.25
+# Wake this long after the moment the numbers turn stale, so the refresh is surely past it.
+STALE_MARGIN_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +59,16 @@ class Selection:
 
 @dataclass(slots=True)
 class Frame:
+    """The rows of one refresh. ``ready``: computed after the snapshot topics were read to their end;
+    only such a frame holds every queue's numbers, so only it is served (api/readiness.py)."""
+
     seq: int
     as_of: float
     stale: bool
     rows: dict[Window, dict[RowKey, dict[str, Any]]]
     changed: frozenset[RowKey]
     stale_changed: bool
+    ready: bool = False
     processed: dict[tuple[str, int], int] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict)
 
@@ -174,7 +180,10 @@ class KpiView:
             changed.update(key for key, row in by_key.items() if before.get(key) != row)
             changed.update(key for key in before if key not in by_key)
         stale = self._reader.stale(now)
-        self.frame = Frame(previous.seq + 1, now, stale, rows, frozenset(changed), stale != previous.stale, processed)
+        ready = self._reader.ready.is_set()
+        self.frame = Frame(
+            previous.seq + 1, now, stale, rows, frozenset(changed), stale != previous.stale, ready, processed
+        )
         published, self._published = self._published, asyncio.Event()
         published.set()
         seconds = time.monotonic() - started
@@ -183,13 +192,17 @@ class KpiView:
         return self.frame
 
     async def run(self) -> None:
-        """Refresh on new data or when the frame has aged ``refresh_seconds``. After a refresh, news
-        is gathered for a twentieth of ``refresh_seconds``, or as long as the refresh took, so a busy
-        API spends at most half its time refreshing and answers requests in between."""
+        """Refresh on news (data, readiness, the broker's reachability), when the frame has aged
+        ``refresh_seconds``, or when the numbers turn stale: no record comes to say so, so that moment
+        is awaited on this process's clock. After a refresh, news is gathered for a twentieth of
+        ``refresh_seconds``, or as long as the refresh took, so a busy API spends at most half its
+        time refreshing and answers requests in between."""
         changed = self._reader.changed
         while True:
+            stale_in = self._reader.stale_in(self._clock())
+            wait = self._refresh if stale_in is None else min(self._refresh, stale_in + STALE_MARGIN_S)
             try:
-                await asyncio.wait_for(changed.wait(), timeout=self._refresh)
+                await asyncio.wait_for(changed.wait(), timeout=wait)
             except TimeoutError:
                 pass
             changed.clear()

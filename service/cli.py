@@ -198,7 +198,7 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from adapters.recorded import read_recording
-    from adapters.replay import Progress, publish_recording, wait_until_counted
+    from adapters.replay import Progress, WaitFailed, publish_recording, wait_until_counted
 
     try:
         recording = read_recording(Path(args.file), args.format, args.timezone)
@@ -216,7 +216,11 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     print(f"published {sum(sent.values()):,} records to {len(sent)} partitions", file=sys.stderr)
     if args.wait:
         url = args.api or f"http://{settings.api.host}:{settings.api.port}"
-        seconds = asyncio.run(wait_until_counted(url, sent, args.wait_timeout))
+        try:
+            seconds = asyncio.run(wait_until_counted(url, sent, args.wait_timeout))
+        except WaitFailed as exc:
+            print(f"cxpulse replay: {exc}", file=sys.stderr)
+            return 1
         print(f"all published events counted ({seconds:.1f} s after publishing ended)", file=sys.stderr)
     return 0
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from api import csv_export
-from api.deps import get_reader, get_settings
+from api.deps import get_settings
+from api.readiness import NOT_READY_RESPONSE, ready_reader
 from api.routers.kpis import ChannelFilter, QueueFilter
 from api.snapshots import SnapshotReader
 from kpis.windows import FIRST_HISTORY_DATE, LAST_HISTORY_DATE, HistoryInterval
@@ -61,10 +62,10 @@ def check_range(first: date, last: date, history_days: int) -> None:
     summary="KPIs per 15/30/60-minute interval, local day, week or month, as JSON or CSV",
     description=HISTORY_DESCRIPTION,
     response_model=None,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **NOT_READY_RESPONSE},
 )
 async def get_history(
-    reader: Annotated[SnapshotReader, Depends(get_reader)],
+    reader: Annotated[SnapshotReader, Depends(ready_reader)],
     settings: Annotated[Settings, Depends(get_settings)],
     first: Annotated[date, Query(alias="from", description="first local date, YYYY-MM-DD")],
     last: Annotated[date, Query(alias="to", description="last local date, YYYY-MM-DD (inclusive)")],

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import StringConstraints
 
-from api.deps import get_view
+from api.readiness import NOT_READY_RESPONSE, ready_view
 from api.view import KpiView, Selection
 from kpis.windows import Window
 
@@ -49,10 +49,11 @@ def matches(if_none_match: str, etag: str) -> bool:
             "content": {"application/json": {"example": KPIS_EXAMPLE}},
         },
         304: {"description": "The rows are those of the ETag given in If-None-Match."},
+        **NOT_READY_RESPONSE,
     },
 )
 async def get_kpis(
-    view: Annotated[KpiView, Depends(get_view)],
+    view: Annotated[KpiView, Depends(ready_view)],
     queue: QueuesFilter = None,
     channel: ChannelsFilter = None,
     window: Annotated[Window, Query(description=WINDOW_HELP)] = Window.M15,

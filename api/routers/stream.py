@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import still_authorized
-from api.deps import get_view
+from api.readiness import NOT_READY_RESPONSE, ready_view
 from api.routers.kpis import WINDOW_HELP, ChannelsFilter, QueuesFilter
 from api.view import KpiView, Selection
 from kpis.windows import Window
@@ -29,11 +29,14 @@ rows again) instead of the ones it missed: replace, don't merge. Each `data:` is
     summary="Live KPI rows as Server-Sent Events",
     description=STREAM_DESCRIPTION,
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "snapshot, then updates and heartbeats"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "snapshot, then updates and heartbeats"},
+        **NOT_READY_RESPONSE,
+    },
 )
 async def stream(
     request: Request,
-    view: Annotated[KpiView, Depends(get_view)],
+    view: Annotated[KpiView, Depends(ready_view)],
     queue: QueuesFilter = None,
     channel: ChannelsFilter = None,
     window: Annotated[list[Window] | None, Query(max_length=5, description=f"repeatable; {WINDOW_HELP}")] = None,

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_reader, get_settings, get_targets, get_view
+from api.deps import get_reader, get_settings, get_targets
+from api.readiness import NOT_READY_RESPONSE, ready_view
 from api.routers.kpis import ChannelFilter, QueueFilter
 from api.snapshots import SnapshotReader
 from api.view import Frame, KpiView
@@ -177,10 +178,10 @@ def _reports(targets: Targets, queue: str | None, channel: str | None, frame: Fr
     summary="Each KPI target with its actual today and over the period to date, the expected value and the trend",
     description=TARGETS_DESCRIPTION,
     response_model=TargetsAnswer,
-    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}, **NOT_READY_RESPONSE},
 )
 async def get_targets_report(
-    view: Annotated[KpiView, Depends(get_view)],
+    view: Annotated[KpiView, Depends(ready_view)],
     reader: Annotated[SnapshotReader, Depends(get_reader)],
     settings: Annotated[Settings, Depends(get_settings)],
     targets: Annotated[Targets | None, Depends(get_targets)],

@@ -28,6 +28,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     book.put(0, BucketKey(INTERVAL, "billing", "voice", SUNDAY_NOON), BucketStats(offered=4, answered=4))
     app = create_app(settings)
     app.state.reader = SnapshotReader(settings, book)  # what the lifespan sets up, without following Kafka
+    app.state.reader.ready.set()  # the book is whole, as after reading the snapshot topics to their end
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         yield http
 

@@ -159,6 +159,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     # what the lifespan sets up, without following Kafka
     app.state.reader = SnapshotReader(settings, book)
+    app.state.reader.ready.set()  # the book is whole, as after reading the snapshot topics to their end
     app.state.view = KpiView(app.state.reader, 1.0, 15.0, targets=app.state.targets, clock=lambda: float(NOW))
     app.state.view.refresh()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
@@ -241,7 +242,9 @@ async def test_without_a_targets_file_the_list_is_empty(tmp_path: Path) -> None:
     settings = Settings()
     app = create_app(settings)
     app.state.reader = SnapshotReader(settings, KpiBook(settings.rules))
+    app.state.reader.ready.set()
     app.state.view = KpiView(app.state.reader, 1.0, 15.0, clock=lambda: float(NOW))
+    app.state.view.refresh()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         assert (await http.get("/v1/targets")).json()["items"] == []
 
@@ -293,7 +296,9 @@ async def test_the_targets_report_needs_a_token_like_the_rest_of_v1(tmp_path: Pa
     settings = settings_with_targets(tmp_path).model_copy(update={"api": ApiSettings(tokens_file=tokens)})
     app = create_app(settings)
     app.state.reader = SnapshotReader(settings, filled_book(settings))
+    app.state.reader.ready.set()
     app.state.view = KpiView(app.state.reader, 1.0, 15.0, targets=app.state.targets, clock=lambda: float(NOW))
+    app.state.view.refresh()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         assert (await http.get("/v1/targets")).status_code == 401
         assert (await http.get("/v1/targets", headers={"Authorization": "Bearer s3cret"})).status_code == 200

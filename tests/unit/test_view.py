@@ -18,15 +18,21 @@ T0 = 1_800_000_000 + 30
 
 
 class FakeReader:
-    """Just what the view reads from a snapshot reader: the book, staleness and the change signal."""
+    """Just what the view reads from a snapshot reader: the book, readiness, staleness and the change
+    signal."""
 
     def __init__(self) -> None:
         self.book = KpiBook(Settings().rules)
         self.is_stale = False
         self.changed = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.ready.set()
 
     def stale(self, now: float) -> bool:
         return self.is_stale
+
+    def stale_in(self, now: float) -> float | None:
+        return None if self.is_stale else 3600.0
 
     def processed(self) -> dict[tuple[str, int], int]:
         return {("cx.calls", 0): 3}
