@@ -139,9 +139,12 @@ class Folder:
             reread = await self._read_ranges(consumer, state, ranges, rebuilding=True)
             for topic, committed in committed_offsets.items():
                 # Faust resumes there: the first record it delivers is checked against it too. With
-                # nothing committed it starts at the earliest retained offset, unknown here.
+                # nothing committed it starts at the earliest retained offset, unknown here. Everything
+                # before it is in the state now (restored, or re-read just above), so progress starts
+                # there rather than empty: the progress the API reports never goes back on a takeover.
                 if committed is not None:
                     self._next_offset[(topic, partition)] = committed
+                    state.processed.setdefault(topic, committed - 1)
         finally:
             await consumer.stop()
         metrics.EVENTS_REREAD.inc(reread)
