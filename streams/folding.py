@@ -144,6 +144,7 @@ class Folder:
                 # there rather than empty: the progress the API reports never goes back on a takeover.
                 if committed is not None:
                     self._next_offset[(topic, partition)] = committed
+                if committed:
                     state.processed.setdefault(topic, committed - 1)
         finally:
             await consumer.stop()
