@@ -11,8 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth import TokenStore, authorize
 from api.head import HeadAsGet
+from api.ingest import IngestPublisher
+from api.ingest_metrics import IngestMetrics
 from api.metrics import build_registry
-from api.routers import catalog, health, history, kpis, metrics, queues, status, stream, targets, wallboard
+from api.routers import (
+    amazon_connect, catalog, events, health, history, kpis, metrics, queues, status, stream, targets, twilio, wallboard,
+)
 from api.snapshots import SnapshotReader
 from api.view import KpiView
 from kpis.book import KpiBook
@@ -21,7 +25,10 @@ from service.settings import Settings, load_targets, load_thresholds
 DESCRIPTION = """\
 Contact-center KPIs per queue and channel, seconds after the events. Values come from the workers'
 snapshot topics, so every API process answers for every queue. `/v1` needs a bearer token when
-`api.tokens_file` is set; `/metrics`, `/healthz`, `/readyz` and the wallboard page stay open."""
+`api.tokens_file` is set; `/metrics`, `/healthz`, `/readyz` and the wallboard page stay open.
+Events come in on Kafka, or over HTTP: `POST /v1/events` (contract v1), Twilio TaskRouter and
+Amazon Connect webhooks under `/v1/ingest`; writing always needs a token with the `ingest` scope
+(Twilio's callbacks are authenticated by their signature instead)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -38,13 +45,18 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.reader = reader
         app.state.view = view
         app.state.registry = build_registry(reader, view, kpi_targets)
+        app.state.ingest_metrics = IngestMetrics(app.state.registry)
+        publisher = IngestPublisher(settings.bootstrap, settings.api.ingest.ack_timeout_seconds)
+        app.state.ingest_publisher = publisher
         await reader.start()
+        await publisher.start()
         refresher = asyncio.create_task(view.run(), name="kpi-view")
         try:
             yield
         finally:
             refresher.cancel()
             await asyncio.gather(refresher, return_exceptions=True)
+            await publisher.stop()
             await reader.stop()
 
     app = FastAPI(title="cxpulse", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -54,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     guarded = [Depends(authorize)] if tokens is not None else []
     for module in (kpis, catalog, stream, history, targets, status, queues):
         app.include_router(module.router, dependencies=guarded)
-    for module in (health, metrics, wallboard):
+    for module in (health, metrics, wallboard, events, twilio, amazon_connect):
         app.include_router(module.router)
     if settings.api.cors_origins:
         app.add_middleware(

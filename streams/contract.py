@@ -45,7 +45,7 @@ class InvalidEvent(ValueError):
         self.kind = kind
 
 
-def _load_schema(name: str) -> dict[str, Any]:
+def load_schema(name: str) -> dict[str, Any]:
     text = resources.files("streams").joinpath("schemas", name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -54,8 +54,8 @@ def _load_schema(name: str) -> dict[str, Any]:
 CONTACT_SCHEMA_FILE: Final = "contact-event.v1.schema.json"
 SURVEY_SCHEMA_FILE: Final = "survey-event.v1.schema.json"
 
-_validate_contact: Callable[[Any], Any] = fastjsonschema.compile(_load_schema(CONTACT_SCHEMA_FILE))
-_validate_survey: Callable[[Any], Any] = fastjsonschema.compile(_load_schema(SURVEY_SCHEMA_FILE))
+_validate_contact: Callable[[Any], Any] = fastjsonschema.compile(load_schema(CONTACT_SCHEMA_FILE))
+_validate_survey: Callable[[Any], Any] = fastjsonschema.compile(load_schema(SURVEY_SCHEMA_FILE))
 
 
 def parse_time(text: str) -> float:
