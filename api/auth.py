@@ -186,7 +186,7 @@ _API_KEY = APIKeyHeader(
 )
 
 
-def authorize_ingest(
+async def authorize_ingest(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     api_key: Annotated[str | None, Depends(_API_KEY)],

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2
 
 from adapters.publisher import topic_of
 from streams import deadletter, topics
 from streams.contract import record_key
+
+
+@lru_cache(maxsize=1 << 16)
+def _partition(key: bytes, count: int) -> int:
+    """Which of ``count`` partitions the producer's default partitioner picks for a key (what contract v1
+    asks of a batched record), cached: murmur2 is pure Python in aiokafka and a contact's several
+    events share their key."""
+    return (murmur2(key) & 0x7FFFFFFF) % count
 
 
 class BrokerUnavailable(Exception):
@@ -35,7 +44,6 @@ class IngestPublisher:
             bootstrap_servers=bootstrap, linger_ms=2, max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024,
             acks="all", request_timeout_ms=max(1000, int(ack_timeout_s * 1000)),
         )  # fmt: skip
-        self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
 
     async def start(self) -> None:
@@ -55,7 +63,7 @@ class IngestPublisher:
             every = self._partitions.get(topic)
             if every is None:
                 every = self._partitions[topic] = sorted(await self._within_timeout(self._producer.partitions_for(topic)))
-            grouped.setdefault((topic, self._partitioner(record_key(event), every, every)), []).append(event)
+            grouped.setdefault((topic, every[_partition(record_key(event), len(every))]), []).append(event)
         records = [
             (topic, partition, record_key(batch[0]), orjson.dumps(batch), None)
             for (topic, partition), batch in grouped.items()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.ingest import BrokerUnavailable, IngestPublisher
 from api.ingest_metrics import IngestMetrics
-from service.settings import IngestSettings
+from service.settings import IngestSettings, Settings
 from streams import topics
 from streams.contract import SURVEY_TYPE, validate
 
@@ -65,14 +65,23 @@ def check(event: dict[str, Any]) -> None:
     validate(event, topics.SURVEYS if event.get("type") == SURVEY_TYPE else topics.CALLS)
 
 
-def get_publisher(request: Request) -> IngestPublisher:
+# The ingest dependencies are coroutines: FastAPI runs a plain function in a worker thread, and at a
+# few hundred requests a second the hand-over to and from that thread cost more than the lookup.
+
+
+async def get_publisher(request: Request) -> IngestPublisher:
     publisher: IngestPublisher = request.app.state.ingest_publisher
     return publisher
 
 
-def get_ingest_metrics(request: Request) -> IngestMetrics:
+async def get_ingest_metrics(request: Request) -> IngestMetrics:
     metrics: IngestMetrics = request.app.state.ingest_metrics
     return metrics
+
+
+async def get_ingest_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 class Outcome:

@@ -111,6 +111,10 @@ class ApiSettings(_Section):
     )
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
     ingest: IngestSettings = IngestSettings()
+    role: Literal["all", "ingest"] = Field(
+        default="all",
+        description="ingest: serve only the ingest routes, health and metrics, without reading the KPI snapshots (dedicated ingest processes keep a serving API's frame refreshes out of their latency)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from adapters.amazon_connect import map_event
 from adapters.mapping import Skip, Unmappable
 from api.auth import authorize_ingest
-from api.deps import get_settings
 from api.ingest import IngestPublisher
-from api.ingest_http import ERRORS, IngestResponse, Outcome, check, dead_letter, get_ingest_metrics, get_publisher, read_body
+from api.ingest_http import ERRORS, IngestResponse, Outcome, check, dead_letter, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
 from api.ingest_metrics import MAPPING_REASON, IngestMetrics
 from service.settings import Settings
 from streams.contract import InvalidEvent
@@ -38,7 +37,7 @@ element that cannot be mapped is kept on `cx.deadletter` with the reason."""
 )  # fmt: skip
 async def connect_events(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(get_ingest_settings)],
     publisher: Annotated[IngestPublisher, Depends(get_publisher)],
     metrics: Annotated[IngestMetrics, Depends(get_ingest_metrics)],
 ) -> Response:

@@ -8,9 +8,8 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from api.auth import authorize_ingest
-from api.deps import get_settings
 from api.ingest import IngestPublisher
-from api.ingest_http import ERRORS, IngestResponse, Outcome, check, get_ingest_metrics, get_publisher, read_body
+from api.ingest_http import ERRORS, IngestResponse, Outcome, check, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
 from api.ingest_metrics import IngestMetrics
 from service.settings import Settings
 from streams.contract import CONTACT_SCHEMA_FILE, SURVEY_SCHEMA_FILE, InvalidEvent, load_schema
@@ -49,7 +48,7 @@ scope (`Authorization: Bearer` or `X-Api-Key`), also when reading is open."""
 )  # fmt: skip
 async def post_events(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(get_ingest_settings)],
     publisher: Annotated[IngestPublisher, Depends(get_publisher)],
     metrics: Annotated[IngestMetrics, Depends(get_ingest_metrics)],
 ) -> Response:

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from adapters.mapping import Skip, Unmappable
 from adapters.twilio import map_callback
-from api.deps import get_settings
 from api.ingest import IngestPublisher
-from api.ingest_http import ERRORS, IngestResponse, Outcome, check, dead_letter, get_ingest_metrics, get_publisher, read_body
+from api.ingest_http import ERRORS, IngestResponse, Outcome, check, dead_letter, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
 from api.ingest_metrics import MAPPING_REASON, IngestMetrics
 from api.twilio_signature import is_valid
 from service.settings import Settings
@@ -45,7 +44,7 @@ def _signed_url(request: Request, settings: Settings) -> str:
 )  # fmt: skip
 async def taskrouter_callback(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(get_ingest_settings)],
     publisher: Annotated[IngestPublisher, Depends(get_publisher)],
     metrics: Annotated[IngestMetrics, Depends(get_ingest_metrics)],
 ) -> Response:
