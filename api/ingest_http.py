@@ -36,6 +36,11 @@ class IngestResponse(BaseModel):
     items: list[ItemResult]
 
 
+TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON"},
+    401: {"description": "no token, or an unknown or revoked one"},
+    403: {"description": "the token lacks the ingest scope, or ingest is off (no api.tokens_file)"},
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "the body is larger than api.ingest.max_body_bytes (or the array than api.ingest.max_batch)"},
     503: {"description": "the broker did not acknowledge within api.ingest.ack_timeout_seconds: nothing is confirmed, send again"},

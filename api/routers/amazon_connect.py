@@ -12,7 +12,7 @@ from adapters.amazon_connect import map_event
 from adapters.mapping import Skip, Unmappable
 from api.auth import authorize_ingest
 from api.ingest import IngestPublisher
-from api.ingest_http import ERRORS, IngestResponse, Outcome, check, dead_letter, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
+from api.ingest_http import ERRORS, TOKEN_ERRORS, IngestResponse, Outcome, check, dead_letter, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
 from api.ingest_metrics import MAPPING_REASON, IngestMetrics
 from service.settings import Settings
 from streams.contract import InvalidEvent
@@ -32,7 +32,7 @@ element that cannot be mapped is kept on `cx.deadletter` with the reason."""
 
 @router.post(
     "/amazon-connect", summary="Amazon Connect contact events (EventBridge)", description=DESCRIPTION,
-    response_model=IngestResponse, responses=ERRORS, dependencies=[Depends(authorize_ingest)],
+    response_model=IngestResponse, responses={**TOKEN_ERRORS, **ERRORS}, dependencies=[Depends(authorize_ingest)],
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}}}},
 )  # fmt: skip
 async def connect_events(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from api.auth import authorize_ingest
 from api.ingest import IngestPublisher
-from api.ingest_http import ERRORS, IngestResponse, Outcome, check, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
+from api.ingest_http import ERRORS, TOKEN_ERRORS, IngestResponse, Outcome, check, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
 from api.ingest_metrics import IngestMetrics
 from service.settings import Settings
 from streams.contract import CONTACT_SCHEMA_FILE, SURVEY_SCHEMA_FILE, InvalidEvent, load_schema
@@ -42,7 +42,7 @@ scope (`Authorization: Bearer` or `X-Api-Key`), also when reading is open."""
 
 @router.post(
     "/events", status_code=202, summary="Publish contract-v1 events", description=DESCRIPTION,
-    response_model=IngestResponse, responses={422: {"model": IngestResponse, "description": "no element was valid"}, **ERRORS},
+    response_model=IngestResponse, responses={422: {"model": IngestResponse, "description": "no element was valid"}, **TOKEN_ERRORS, **ERRORS},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _request_schema()}}}},
     dependencies=[Depends(authorize_ingest)],
 )  # fmt: skip
