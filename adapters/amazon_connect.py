@@ -155,5 +155,5 @@ def events_from_contract(events: Iterable[dict[str, Any]]) -> Iterator[dict[str,
             "detail": {**detail, "eventType": kind, "queueInfo": dict(detail["queueInfo"]),
                        **({"agentInfo": dict(detail["agentInfo"])} if "agentInfo" in detail else {})},
         }  # fmt: skip
-        if kind in ("COMPLETED",) or event["type"] == "contact.abandoned":
+        if event["type"] in ("contact.abandoned", "contact.wrapup_ended"):
             contacts.pop(event["contact_id"], None)

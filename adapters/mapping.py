@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def seconds_between(start: float, end: float) -> float:
     return round(max(0.0, end - start), 3)
 
 
-def required(mapping: dict[str, Any], key: str, what: str) -> Any:
+def required(mapping: Mapping[str, Any], key: str, what: str) -> Any:
     value = mapping.get(key)
     if value in (None, ""):
         raise Unmappable(f"{what}: {key} is missing")

@@ -54,7 +54,7 @@ def _time(form: Mapping[str, str]) -> float:
     text = form.get("TimestampMs")
     scale = 1000
     if not text:
-        text, scale = required(dict(form), "Timestamp", "callback"), 1
+        text, scale = required(form, "Timestamp", "callback"), 1
     try:
         return float(text) / scale
     except ValueError as exc:
@@ -71,12 +71,12 @@ def _age(form: Mapping[str, str]) -> float | None:
 
 def map_callback(form: Mapping[str, str]) -> dict[str, Any] | Skip:
     """One Event Callback to a contract event, a Skip, or Unmappable."""
-    event_type = required(dict(form), "EventType", "callback")
+    event_type = required(form, "EventType", "callback")
     step = STEPS.get(event_type)
     if step is None:
         return Skip(event_type)
     what = f"{event_type} callback"
-    task = required(dict(form), "TaskSid", what)
+    task = required(form, "TaskSid", what)
     queue = form.get("TaskQueueName") or form.get("TaskQueueSid")
     if not queue:
         raise Unmappable(f"{what}: neither TaskQueueName nor TaskQueueSid")
