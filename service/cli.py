@@ -167,11 +167,12 @@ def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from api.auth import hash_token, new_token
+    from api.auth import READ, new_token, token_line
 
     token = new_token()
     print(f"token for {args.name} (give it to the screen or client; it is not stored anywhere):\n  {token}")
-    print(f"add this line to the tokens file ({settings.api.tokens_file or 'api.tokens_file'}):\n  {args.name}: {hash_token(token)}")
+    line = token_line(args.name, token, frozenset(args.scope or [READ]))
+    print(f"add this line to the tokens file ({settings.api.tokens_file or 'api.tokens_file'}):\n  {line}")
     return 0
 
 
@@ -363,6 +364,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
                 "Print a new random bearer token and the line (name: SHA-256 of the token) to add to api.tokens_file. "
                 "The API re-reads that file when it changes: deleting the line revokes the token.")
     token.add_argument("name", help="who holds the token, e.g. floor-2-tv (letters, digits, . _ -)")
+    token.add_argument(
+        "--scope", action="append", choices=["read", "ingest"],
+        help="what the token may do, repeatable: read (GET /v1/*, the default) and/or ingest (POST /v1/events and the "
+        "webhooks); a wallboard's token should only read",
+    )  # fmt: skip
     _add_bench(
         add("bench", _cmd_bench, "measure throughput and latency (starts its own service; takes minutes)", BENCH_DESCRIPTION),
         global_options,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from kpis.problems import DocumentError, problems
 from kpis.rules import QueueOverrides, QueueRules
@@ -76,6 +76,33 @@ class EmbeddedBrokerSettings(_Section):
     port: int = Field(default=19092, ge=1, le=65535)
 
 
+class TwilioSettings(_Section):
+    auth_token: SecretStr | None = Field(
+        default=None,
+        description="the Twilio account's auth token, which signs TaskRouter callbacks (X-Twilio-Signature); unset: the Twilio endpoint answers 403",
+    )
+    public_base_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="scheme://host[:port][/prefix] Twilio calls, when a proxy stands between (the signature covers the URL Twilio used)",
+    )
+
+
+class AmazonConnectSettings(_Section):
+    queue_names: dict[str, str] = Field(
+        default_factory=dict, description="queue id (the last part of its ARN) to the name cxpulse shows; unlisted queues keep their id"
+    )
+
+
+class IngestSettings(_Section):
+    max_batch: int = Field(default=1000, ge=1, le=100_000, description="most events in one POST /v1/events")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="larger ingest bodies are refused with 413")
+    ack_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="how long ingest waits for the broker's acknowledgement before answering 503"
+    )
+    twilio: TwilioSettings = TwilioSettings()
+    amazon_connect: AmazonConnectSettings = AmazonConnectSettings()
+
+
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -88,6 +115,11 @@ class ApiSettings(_Section):
         description="YAML mapping of token name to the token's SHA-256 (hex); set: /v1 needs a bearer token. Re-read on change.",
     )
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
+    ingest: IngestSettings = IngestSettings()
+    role: Literal["all", "ingest"] = Field(
+        default="all",
+        description="ingest: serve only the ingest routes, health and metrics, without reading the KPI snapshots (dedicated ingest processes keep a serving API's frame refreshes out of their latency)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -194,15 +226,20 @@ _ALIASES = {"CXPULSE_BROKER": ("kafka", "bootstrap")}
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    overrides: dict[str, dict[str, Any]] = {}
+    """Each ``__`` goes one level down, so nested sections are reachable too
+    (``CXPULSE_API__INGEST__TWILIO__AUTH_TOKEN``: secrets belong in the environment, not in a file)."""
+    overrides: dict[str, Any] = {}
     for name, value in environ.items():
         if name in _ALIASES:
-            section, key = _ALIASES[name]
+            path: tuple[str, ...] = _ALIASES[name]
         elif name.startswith(ENV_PREFIX) and "__" in name:
-            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+            path = tuple(name[len(ENV_PREFIX) :].lower().split("__"))
         else:
             continue
-        overrides.setdefault(section, {})[key] = value
+        level = overrides
+        for part in path[:-1]:
+            level = level.setdefault(part, {})
+        level[path[-1]] = value
     return overrides
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import get_reader
 from api.snapshots import SnapshotReader
 
 router = APIRouter(tags=["health"])
@@ -29,7 +28,12 @@ async def healthz() -> dict[str, Any]:
         },
     },
 )
-async def readyz(reader: Annotated[SnapshotReader, Depends(get_reader)]) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
+    """An ingest-only process (api.role ingest) reads no snapshots: it is ready once it serves, since
+    its producer started before the first request."""
+    reader: SnapshotReader | None = getattr(request.app.state, "reader", None)
+    if reader is None:
+        return JSONResponse({"status": "ready", "snapshot_records": 0})
     ready = reader.ready.is_set()
     return JSONResponse(
         {"status": "ready" if ready else "starting", "snapshot_records": reader.records},

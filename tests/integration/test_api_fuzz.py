@@ -1,7 +1,8 @@
 """A schema-driven fuzzer (Schemathesis) against the running API: no answer may be a 5xx.
 
 /v1/stream is left out because a valid request never ends; its parameter validation shares the
-annotations of /v1/kpis, which are fuzzed.
+annotations of /v1/kpis, which are fuzzed. The ingest routes are left out because on this stack
+(no tokens file) they can only answer 403; tests/integration/test_ingest.py fuzzes them with a token.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ async def test_no_generated_request_gets_a_server_error(stack: Stack) -> None:
             # Only 5xx: the HTTP server itself answers 400 to URLs too long to parse, which no schema lists.
             "--checks", "not_a_server_error",
             "--exclude-path", "/v1/stream",
+            "--exclude-path-regex", "^/v1/(events|ingest/)",
             "--max-examples", "60",
             "--seed", "1",
         ],

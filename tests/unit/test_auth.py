@@ -71,3 +71,41 @@ def test_a_bad_tokens_file_is_named_with_its_problem(tmp_path: Path, text: str, 
 def test_a_missing_tokens_file_stops_start_up(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="tokens.yaml"):
         TokenStore(tmp_path / "tokens.yaml")
+
+
+def test_old_entries_only_read_and_scoped_entries_grant_what_they_list(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    write(
+        path,
+        f"lobby: {sha('tv')}\n"
+        f"feeder: {{sha256: {sha('feed')}, scopes: [ingest]}}\n"
+        f"ops: {{sha256: {sha('ops')}, scopes: [read, ingest]}}\n",
+    )
+    store = TokenStore(path)
+    assert store.grant("tv") == auth.Grant("lobby", frozenset({"read"}))
+    assert store.grant("feed") == auth.Grant("feeder", frozenset({"ingest"}))
+    assert store.grant("ops") == auth.Grant("ops", frozenset({"read", "ingest"}))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        f"{{sha256: {sha('x')}, scopes: [write]}}",
+        f"{{sha256: {sha('x')}, scopes: []}}",
+        f"{{sha256: {sha('x')}}}",
+        "{sha256: abc, scopes: [ingest]}",
+        f"{{sha256: {sha('x')}, scopes: [ingest], extra: 1}}",
+    ],
+)
+def test_a_bad_scoped_entry_is_refused_with_its_name(tmp_path: Path, entry: str) -> None:
+    path = tmp_path / "tokens.yaml"
+    write(path, f"feeder: {entry}\n")
+    with pytest.raises(ConfigError, match="'feeder'"):
+        parse_tokens(path)
+
+
+def test_the_line_for_a_new_token_parses_back_to_its_scopes(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    write(path, auth.token_line("tv", "t1", frozenset({"read"})) + "\n" + auth.token_line("feed", "t2", frozenset({"ingest"})) + "\n")
+    assert parse_tokens(path) == {"tv": (sha("t1"), frozenset({"read"})), "feed": (sha("t2"), frozenset({"ingest"}))}
+    assert path.read_text().startswith(f"tv: {sha('t1')}\n")

@@ -95,3 +95,15 @@ def test_day_start_off_the_quarter_hour_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"defaults\.day_start: .*quarter hour.*'06:07'"):
         load_settings(environ={"CXPULSE_DEFAULTS__DAY_START": "06:07"})
     assert load_settings(environ={"CXPULSE_DEFAULTS__DAY_START": "06:45"}).defaults.day_start == "06:45"
+
+
+def test_nested_sections_are_reachable_from_the_environment() -> None:
+    settings = load_settings(
+        environ={"CXPULSE_API__INGEST__TWILIO__AUTH_TOKEN": "s3cret", "CXPULSE_API__INGEST__MAX_BATCH": "50", "CXPULSE_API__PORT": "9000"}
+    )
+    assert settings.api.ingest.twilio.auth_token is not None
+    assert settings.api.ingest.twilio.auth_token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings), "the secret stays out of logs and reprs"
+    assert (settings.api.ingest.max_batch, settings.api.port) == (50, 9000)
+    with pytest.raises(ConfigError, match="api.ingest.twilio.public_base_url"):
+        load_settings(environ={"CXPULSE_API__INGEST__TWILIO__PUBLIC_BASE_URL": "cx.example.com"})
