@@ -57,9 +57,9 @@ class FetchingConsumer(Consumer):
     """Faust's aiokafka consumer whose fetch loop hands source-topic fetches to ``WorkerApp.on_fetch``.
 
     The loop is Faust's ``_drain_messages`` reduced to what the fold needs: wait while flow is stopped
-    (rebalancing), fetch from the active (not paused) partitions, and drop a fetch made under an
-    earlier consumer generation (its partitions may belong to another worker now; whoever owns them
-    reads them again from the committed offsets)."""
+    (rebalancing), fetch from the active (not paused) partitions, and drop a fetch made while the flow
+    stopped or under an earlier consumer generation (its partitions may belong to another worker now;
+    whoever owns them reads them again from the committed offsets)."""
 
     app: WorkerApp
 
@@ -71,10 +71,10 @@ class FetchingConsumer(Consumer):
                 generation = self.app.consumer_generation_id
                 records, active = await self._wait_next_records(FETCH_TIMEOUT_S)
                 await asyncio.sleep(0)  # as Faust does: a fetch that returns at once must not starve the loop
-                if not records or self.should_stop or not self.flow_active:
+                if not records or self.should_stop:
                     continue
-                if self.app.consumer_generation_id != generation:
-                    log.info("fetch dropped: the assignment changed while it was made")
+                if not self.flow_active or self.app.consumer_generation_id != generation:
+                    await self._drop(records)
                     continue
                 sources: dict[TP, Sequence[ConsumerRecord]] = {}
                 for tp, batch in records.items():
@@ -94,6 +94,18 @@ class FetchingConsumer(Consumer):
             if self.transport.app.should_stop:
                 return
             raise
+
+    async def _drop(self, records: Fetch) -> None:
+        """A fetch made while a rebalance stops the flow, or under an earlier generation, is not folded:
+        its partitions may be another worker's now. The consumer's positions are already past it, so
+        they go back to the committed offsets (as Faust's own fetch loop does), or a partition kept
+        through the rebalance would skip these records."""
+        log.info("fetch dropped: the assignment changed while it was made",
+                 extra={"records": sum(len(batch) for batch in records.values())})
+        try:
+            await self.perform_seek()
+        except Exception as exc:  # noqa: BLE001  # Faust's own loop logs and goes on: the next rebalance seeks again
+            log.warning("seek to committed offsets failed after dropping a fetch", extra={"error": repr(exc)})
 
     async def _deliver(self, tp: TP, batch: Sequence[ConsumerRecord]) -> None:
         """Faust's own path, record by record, for topics the fold does not read: the state table's
