@@ -30,6 +30,9 @@ def create_app(settings: Settings) -> WorkerApp:
         autodiscover=False,
         broker_session_timeout=settings.worker.session_timeout_seconds,
         broker_heartbeat_interval=settings.worker.session_timeout_seconds / 3,
+        # With an id, a restarted worker is the same group member: no wait for the dead one's
+        # session to expire, no rebalance on Kafka (service/supervisor.py gives its worker one).
+        consumer_group_instance_id=settings.worker.group_instance_id,
     )
     app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
     attach_folding(app, settings)

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,8 @@ class Stack:
     broker_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    # Each stack journals into its own directory unless a test shares one between runs on purpose.
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cxpulse-stack-")))
     process: asyncio.subprocess.Process | None = None
 
     @property
@@ -109,6 +112,7 @@ class Stack:
             CXPULSE_API__PORT=str(self.api_port),
             CXPULSE_WORKER__METRICS_PORT=str(self.metrics_port),
             CXPULSE_WORKER__APP_ID=f"cxpulse-{self.name}",
+            CXPULSE_BROKER__DATA_DIR=str(self.data_dir),
         )
         if self.config is not None:
             env["CXPULSE_CONFIG"] = str(self.config)
