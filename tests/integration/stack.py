@@ -118,9 +118,13 @@ class Stack:
             env["CXPULSE_CONFIG"] = str(self.config)
         return env
 
+    @property
+    def log_path(self) -> Path:
+        return ARTIFACTS / f"{self.name}.log"
+
     async def start(self, timeout_s: float = 90) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
-        log = open(ARTIFACTS / f"{self.name}.log", "wb")
+        log = open(self.log_path, "wb")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "service.cli", "run", *self.extra_args,
             env=self.environment(), stdout=asyncio.subprocess.PIPE, stderr=log,
@@ -135,11 +139,11 @@ class Stack:
         self.process.send_signal(sig)
         return await asyncio.wait_for(self.process.wait(), timeout_s)
 
-    async def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.api, timeout=30) as client:
             return await client.get(path, params=params)
 
-    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+    async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         response = await self.get(path, params)
         assert response.status_code == 200, response.text
         return response.json()
