@@ -18,9 +18,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from aiokafka.errors import KafkaError
+
 from service.broker import broker_command, wait_for_port
 from service.durable import DataDirBusy, bring_back, lock_data_dir, say_not_durable
 from service.journal import JournalLayoutError
+from service.membership import remove_members, worker_client_id
 from service.recorder import Recorder
 from service.restore import RestoreError
 from service.settings import Settings
@@ -33,6 +36,8 @@ STOP_TIMEOUT_S = 15.0
 # A worker that dies this often within the window is broken, not unlucky: stop instead of looping.
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 300.0
+FORGET_TIMEOUT_S = 5.0
+EXIT_POLL_S = 0.1
 
 
 def _die_with_parent() -> None:
@@ -50,12 +55,11 @@ class Supervisor:
     argvs: dict[str, list[str]] = field(default_factory=dict)
     restarts: list[float] = field(default_factory=list)
 
-    def spawn(self, name: str, argv: list[str], env_extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
         if self.config_path:
             env["CXPULSE_CONFIG"] = self.config_path
         env["CXPULSE_BROKER"] = self.settings.bootstrap
-        env.update(env_extra or {})
         process = subprocess.Popen(
             argv, env=env, stdout=sys.stderr.fileno(), start_new_session=True, preexec_fn=_die_with_parent
         )
@@ -65,13 +69,19 @@ class Supervisor:
         return process
 
     def cxpulse(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        return self.spawn(name, [sys.executable, "-m", "service.cli", *args], self.env_for(name))
+        return self.spawn(name, [sys.executable, "-m", "service.cli", *args])
 
-    def env_for(self, name: str) -> dict[str, str]:
-        """The worker gets a stable group instance id, so its restart takes the partitions straight back."""
-        if name == "worker" and self.settings.worker.group_instance_id is None:
-            return {"CXPULSE_WORKER__GROUP_INSTANCE_ID": f"{self.settings.worker.app_id}-run-worker"}
-        return {}
+    async def forget_dead_worker(self, process: subprocess.Popen[bytes]) -> None:
+        """Its LeaveGroup, sent for it: the restarted worker's join then need not wait for its session
+        to time out. Best effort: without it the join only takes longer."""
+        client_id = worker_client_id(self.settings.worker.app_id, process.pid)
+        try:
+            removed = await asyncio.wait_for(
+                remove_members(self.settings.bootstrap, self.settings.worker.app_id, client_id), FORGET_TIMEOUT_S
+            )
+            log.info("dead worker taken out of its group", extra={"members": removed})
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            log.warning("could not take the dead worker out of its group", extra={"error": repr(exc)})
 
     def may_restart(self, name: str) -> bool:
         """The worker is restarted at once (its partitions wait for it), unless it keeps dying."""
@@ -129,13 +139,14 @@ async def _first_exit(supervisor: Supervisor, stop: asyncio.Event, recorder: Rec
             if not supervisor.may_restart(name):
                 return name
             log.warning("worker exited, restarting it", extra={"child": name, "code": process.returncode})
-            supervisor.spawn(name, supervisor.argvs[name], supervisor.env_for(name))
+            await supervisor.forget_dead_worker(process)
+            supervisor.spawn(name, supervisor.argvs[name])
         if recorder is not None and recorder.task is not None and recorder.task.done():
             log.error("the journal stopped: what comes now would not survive a restart",
                       extra={"error": repr(recorder.task.exception())})
             return "journal"
         try:
-            await asyncio.wait_for(stop.wait(), 0.5)
+            await asyncio.wait_for(stop.wait(), EXIT_POLL_S)
         except asyncio.TimeoutError:
             pass
     return None
