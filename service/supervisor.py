@@ -1,7 +1,9 @@
 """``cxpulse run``: starts broker, topics, worker, API (and simulator), and stops all of them on exit.
 
 Children run in their own process groups, so Ctrl-C reaches only this supervisor, which then stops
-them in reverse order; the kernel's parent-death signal stops them too if the supervisor is killed.
+them in reverse order, the embedded broker last, after the journal has read everything (see
+service/durable.py); the kernel's parent-death signal stops them too if the supervisor is killed.
+A worker that dies is restarted at once, as its partitions wait for it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,17 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
+from aiokafka.errors import KafkaError
+
 from service.broker import broker_command, wait_for_port
+from service.durable import DataDirBusy, bring_back, lock_data_dir, say_not_durable
+from service.journal import JournalLayoutError
+from service.membership import remove_members, worker_client_id
+from service.recorder import Recorder
+from service.restore import RestoreError
 from service.settings import Settings
 from service.topics import ensure_topics
 
@@ -23,6 +33,11 @@ log = logging.getLogger("cxpulse.run")
 
 _PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_S = 15.0
+# A worker that dies this often within the window is broken, not unlucky: stop instead of looping.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 300.0
+FORGET_TIMEOUT_S = 5.0
+EXIT_POLL_S = 0.1
 
 
 def _die_with_parent() -> None:
@@ -32,9 +47,13 @@ def _die_with_parent() -> None:
 
 @dataclass
 class Supervisor:
+    """The children of one ``cxpulse run``, their command lines (to restart the worker), and how they stop."""
+
     settings: Settings
     config_path: str | None
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    argvs: dict[str, list[str]] = field(default_factory=dict)
+    restarts: list[float] = field(default_factory=list)
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
@@ -44,18 +63,41 @@ class Supervisor:
         process = subprocess.Popen(
             argv, env=env, stdout=sys.stderr.fileno(), start_new_session=True, preexec_fn=_die_with_parent
         )
-        self.children.append((name, process))
+        self.children = [(n, p) for n, p in self.children if n != name] + [(name, process)]
+        self.argvs[name] = argv
         log.info("started", extra={"child": name, "pid": process.pid})
         return process
 
     def cxpulse(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         return self.spawn(name, [sys.executable, "-m", "service.cli", *args])
 
-    def stop_all(self) -> None:
-        for name, process in reversed(self.children):
+    async def forget_dead_worker(self, process: subprocess.Popen[bytes]) -> None:
+        """Its LeaveGroup, sent for it: the restarted worker's join then need not wait for its session
+        to time out. Best effort: without it the join only takes longer."""
+        client_id = worker_client_id(self.settings.worker.app_id, process.pid)
+        try:
+            removed = await asyncio.wait_for(
+                remove_members(self.settings.bootstrap, self.settings.worker.app_id, client_id), FORGET_TIMEOUT_S
+            )
+            log.info("dead worker taken out of its group", extra={"members": removed})
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            log.warning("could not take the dead worker out of its group", extra={"error": repr(exc)})
+
+    def may_restart(self, name: str) -> bool:
+        """The worker is restarted at once (its partitions wait for it), unless it keeps dying."""
+        now = time.monotonic()
+        self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_S]
+        if name != "worker" or len(self.restarts) >= MAX_RESTARTS:
+            return False
+        self.restarts.append(now)
+        return True
+
+    def stop_all(self, keep: tuple[str, ...] = ()) -> None:
+        stopping = [(name, process) for name, process in reversed(self.children) if name not in keep]
+        for name, process in stopping:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for name, process in reversed(self.children):
+        for name, process in stopping:
             try:
                 process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -63,7 +105,7 @@ class Supervisor:
                 process.kill()
                 process.wait()
             log.info("stopped", extra={"child": name, "code": process.returncode})
-        self.children.clear()
+        self.children = [(name, process) for name, process in self.children if name in keep]
 
 
 async def _wait_for_http(url: str, timeout_s: float) -> None:
@@ -82,14 +124,29 @@ async def _wait_for_http(url: str, timeout_s: float) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _first_exit(supervisor: Supervisor, stop: asyncio.Event) -> str | None:
-    """Name of the child that exited on its own, or None when a stop signal came first."""
+def _without_backfill(simulate_args: list[str]) -> list[str]:
+    at = simulate_args.index("--backfill-minutes")
+    return [*simulate_args[:at], "--backfill-minutes", "0", *simulate_args[at + 2 :]]
+
+
+async def _first_exit(supervisor: Supervisor, stop: asyncio.Event, recorder: Recorder | None) -> str | None:
+    """Name of the child that exited on its own (the worker is restarted instead, within limits), or
+    None when a stop signal came first."""
     while not stop.is_set():
         for name, process in supervisor.children:
-            if process.poll() is not None:
+            if process.poll() is None:
+                continue
+            if not supervisor.may_restart(name):
                 return name
+            log.warning("worker exited, restarting it", extra={"child": name, "code": process.returncode})
+            await supervisor.forget_dead_worker(process)
+            supervisor.spawn(name, supervisor.argvs[name])
+        if recorder is not None and recorder.task is not None and recorder.task.done():
+            log.error("the journal stopped: what comes now would not survive a restart",
+                      extra={"error": repr(recorder.task.exception())})
+            return "journal"
         try:
-            await asyncio.wait_for(stop.wait(), 0.5)
+            await asyncio.wait_for(stop.wait(), EXIT_POLL_S)
         except asyncio.TimeoutError:
             pass
     return None
@@ -101,11 +158,31 @@ async def run(settings: Settings, config_path: str | None, simulate: bool, simul
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     supervisor = Supervisor(settings, config_path)
+    durable = settings.embedded and settings.broker.durable
+    recorder: Recorder | None = None
+    lock = None
     try:
+        if durable:
+            try:
+                lock = lock_data_dir(settings.broker.data_dir)
+            except DataDirBusy as exc:
+                log.error(str(exc))
+                return 2
         if settings.embedded:
             supervisor.spawn("broker", broker_command(settings.broker.host, settings.broker.port))
             await wait_for_port(settings.broker.host, settings.broker.port, 30)
         await ensure_topics(settings)
+        if durable:
+            try:
+                recorder, restored_sources = await bring_back(settings)
+                if restored_sources and simulate:
+                    # The demo's history is back: publishing the backfill again would count its span twice.
+                    simulate_args = _without_backfill(simulate_args)
+            except (JournalLayoutError, RestoreError) as exc:
+                log.error(str(exc))
+                return 2
+        else:
+            say_not_durable(settings)
         supervisor.cxpulse("worker", "worker")
         supervisor.cxpulse("api", "api")
         base_url = f"http://{settings.api.host}:{settings.api.port}"
@@ -122,10 +199,18 @@ async def run(settings: Settings, config_path: str | None, simulate: bool, simul
             f"metrics {base_url}/metrics{worker_metrics}); Ctrl-C stops everything",
             flush=True,
         )
-        exited = await _first_exit(supervisor, stop)
+        exited = await _first_exit(supervisor, stop, recorder)
         if exited is not None:
             log.error("a process exited; stopping the others", extra={"child": exited})
             return 1
         return 0
     finally:
+        # Everything that writes stops first, then the journal reads the topics to their end, then the broker.
+        supervisor.stop_all(keep=("broker",))
+        if recorder is not None:
+            await recorder.close()
+            log.info("journal written", extra={"data_dir": str(settings.broker.data_dir.resolve()),
+                                               "records_this_run": recorder.synced_records})
         supervisor.stop_all()
+        if lock is not None:
+            lock.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
+from service.membership import worker_client_id
 from service.settings import Settings
 from streams.folding import attach_folding
 from streams.transport import WorkerApp
@@ -31,6 +33,11 @@ def create_app(settings: Settings) -> WorkerApp:
         broker_session_timeout=settings.worker.session_timeout_seconds,
         producer_compression_type=None if settings.kafka.compression == "none" else settings.kafka.compression,
         broker_heartbeat_interval=settings.worker.session_timeout_seconds / 3,
+        # With an id, a restarted worker is the same group member: on Kafka it gets its partitions
+        # back without a rebalance (an orchestrator with stable names can set one per worker).
+        consumer_group_instance_id=settings.worker.group_instance_id,
+        # Names this process's group members, so a supervisor can take them out of the group if it dies.
+        broker_client_id=worker_client_id(settings.worker.app_id, os.getpid()),
     )
     app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
     attach_folding(app, settings)

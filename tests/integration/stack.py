@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,8 @@ class Stack:
     broker_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    # Each stack journals into its own directory unless a test shares one between runs on purpose.
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cxpulse-stack-")))
     process: asyncio.subprocess.Process | None = None
 
     @property
@@ -109,14 +112,19 @@ class Stack:
             CXPULSE_API__PORT=str(self.api_port),
             CXPULSE_WORKER__METRICS_PORT=str(self.metrics_port),
             CXPULSE_WORKER__APP_ID=f"cxpulse-{self.name}",
+            CXPULSE_BROKER__DATA_DIR=str(self.data_dir),
         )
         if self.config is not None:
             env["CXPULSE_CONFIG"] = str(self.config)
         return env
 
+    @property
+    def log_path(self) -> Path:
+        return ARTIFACTS / f"{self.name}.log"
+
     async def start(self, timeout_s: float = 90) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
-        log = open(ARTIFACTS / f"{self.name}.log", "wb")
+        log = open(self.log_path, "wb")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "service.cli", "run", *self.extra_args,
             env=self.environment(), stdout=asyncio.subprocess.PIPE, stderr=log,
@@ -131,11 +139,11 @@ class Stack:
         self.process.send_signal(sig)
         return await asyncio.wait_for(self.process.wait(), timeout_s)
 
-    async def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.api, timeout=30) as client:
             return await client.get(path, params=params)
 
-    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+    async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         response = await self.get(path, params)
         assert response.status_code == 200, response.text
         return response.json()
