@@ -106,12 +106,20 @@ def _decode_object(raw: bytes, compiled: Compiled) -> Event:
     try:
         document = compiled.decoder.decode(raw)
     except msgspec.ValidationError as exc:
+        _refuse_if_not_json(raw)  # validation stops at the first bad field, before the end of the text
         raise InvalidEvent("schema", f"schema: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
     except RecursionError as exc:
         raise InvalidEvent("not_json", "not JSON that can be read: nested too deeply") from exc
     return _event(document, compiled)
+
+
+def _refuse_if_not_json(raw: bytes) -> None:
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
 
 
 def validate(document: Any, topic: str) -> Event:

@@ -134,6 +134,12 @@ class Stack:
         assert b"serving at" in line, f"cxpulse run did not start: {line!r}; see {log.name}"
         assert f"http://127.0.0.1:{self.api_port}".encode() in line
 
+        async def serving() -> bool:
+            # The API answers 503 until it has read the snapshot topics to their end: a test starts then.
+            return (await self.get("/v1/kpis")).status_code == 200
+
+        await eventually(serving, timeout_s, "GET /v1/kpis to answer 200 (the API ready to serve)")
+
     async def stop(self, sig: int = signal.SIGINT, timeout_s: float = 60) -> int:
         assert self.process is not None
         self.process.send_signal(sig)

@@ -117,3 +117,9 @@ def test_nesting_too_deep_to_decode_is_refused_not_raised() -> None:
 
 def test_lowercase_t_and_z_are_rfc_3339() -> None:
     assert parse_time("2026-03-01t10:00:05z") == parse_time("2026-03-01T10:00:05Z") == 1772359205.0
+
+
+def test_text_that_is_not_json_is_named_so_even_when_a_field_before_the_break_is_invalid() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(b'{"event_id": "broken", "type": "contact.offered", "time": "yesterday"', topics.CALLS)
+    assert caught.value.kind == "not_json"
