@@ -140,14 +140,13 @@ def group_join_s(milestones: dict[str, float]) -> float | None:
 
 
 async def per_worker(cluster: Cluster, samplers: dict[str, RssSampler]) -> list[dict[str, Any]]:
-    """How the work was shared: what each worker folded, the partitions it ended with, its rebalances."""
+    """How the work was shared: what each worker folded, and the partition assignments it went through."""
     found = []
     for role in cluster.workers:
         metrics = await cluster.worker_metrics(role)
         found.append({
             "role": role,
             "events_folded": metrics.get("cxpulse_events_processed_total", 0.0),
-            "partitions_owned_at_end": metrics.get("cxpulse_worker_partitions"),
             "assignments": cluster.assignments(role),
             "peak_rss_mb": samplers[role].peak_mb,
         })  # fmt: skip
