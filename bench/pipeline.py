@@ -76,9 +76,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_OUTPUT = RESULTS / "pipeline-latest.json"
 
 SUMMARY = f"""\
-{DEFAULT_EVENTS:,} simulated events ({DEFAULT_QUEUES} queues) through one worker on the embedded broker, one
-event per record and again {DEFAULT_BATCHED_EVENTS_PER_RECORD} per record: events/s from publication to
-counted (GET /v1/status), as a share of a bare aiokafka consumer decoding and aggregating the same events;
+{DEFAULT_EVENTS:,} simulated events ({DEFAULT_QUEUES} queues) through one worker on the embedded broker,
+one event per record and again {DEFAULT_BATCHED_EVENTS_PER_RECORD} per record: events/s from publication to counted
+(GET /v1/status), as a share of a bare aiokafka consumer decoding and aggregating the same events;
 final counts checked against that consumer's; freshness (publication to visible in GET /v1/kpis,
 p50/p99/max) at {DEFAULT_RATE:,.0f} events/s; the worker's memory after each of {DAYS} days of event time."""
 DESCRIPTION = (
