@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline
+from bench import pipeline, scale
 from bench.suites import SUITES
+from bench.tables import Row, number, table
 
 OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -34,10 +35,24 @@ def api_rows(result: dict[str, Any]) -> list[list[str]]:
     return found
 
 
-def headline_rows(results: dict[str, Any]) -> list[list[str]]:
-    found: list[list[str]] = []
+def scale_rows(result: dict[str, Any]) -> list[Row]:
+    """The scale-out figures as headline rows: events/s per worker count, and how it compares with one."""
+    ups = scale.speed_ups(result["runs"])
+    partitions = result["parameters"]["partitions"]
+    return [
+        [f"scale-out: {run['workers']} worker(s), {partitions} partitions, 1 event/record",
+         f"{number(run['pipeline']['events_per_s'])} events/s"
+         + ("" if ups[run["workers"]] is None else f" (x{ups[run['workers']]:.2f} of one worker)"), "", ""]
+        for run in result["runs"]
+    ]  # fmt: skip
+
+
+def headline_rows(results: dict[str, Any]) -> list[Row]:
+    found: list[Row] = []
     if isinstance(results.get("pipeline"), dict) and "targets" in results["pipeline"]:
         found += pipeline.rows(results["pipeline"])
+    if isinstance(results.get("scale"), dict) and "runs" in results["scale"]:
+        found += scale_rows(results["scale"])
     if isinstance(results.get("api"), dict) and "kpis" in results["api"]:
         found += api_rows(results["api"])
     return found
@@ -66,6 +81,6 @@ def run_all(config: str | None) -> int:
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(combined, indent=2) + "\n")
     print(f"\ncxpulse bench: every suite ({', '.join(codes)}), {os.cpu_count()} CPUs")
-    print(pipeline.table(headline_rows(results)))
+    print(table(headline_rows(results)))
     print(f"wrote {OUTPUT}")
     return max(codes.values())

@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api, ingest, pipeline
+from bench import api, ingest, pipeline, scale
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Suite:
 # In this order when ``cxpulse bench`` runs them all (bench.combined).
 SUITES: tuple[Suite, ...] = (
     Suite(pipeline.NAME, pipeline.SUMMARY, pipeline.DESCRIPTION, pipeline.add_arguments, pipeline.run),
+    Suite(scale.NAME, scale.SUMMARY, scale.DESCRIPTION, scale.add_arguments, scale.run),
     Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),
     Suite(ingest.NAME, ingest.SUMMARY, ingest.DESCRIPTION, ingest.add_arguments, ingest.run),
 )
