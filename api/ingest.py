@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -36,20 +36,43 @@ class BrokerUnavailable(Exception):
 
 
 class IngestPublisher:
-    """Started and stopped with the API (its lifespan); shared by every ingest request."""
+    """Started and stopped with the API (its lifespan); shared by every ingest request.
+
+    The producer connects in the background: an API process must come up (and answer, ready or not)
+    while the broker is away, and a request that finds it still connecting waits within its own
+    acknowledgement time, then gets the 503 like any request the broker does not answer."""
 
     def __init__(self, bootstrap: str, ack_timeout_s: float) -> None:
+        self._bootstrap = bootstrap
         self._ack_timeout_s = ack_timeout_s
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, linger_ms=2, max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024,
-            acks="all", request_timeout_ms=max(1000, int(ack_timeout_s * 1000)),
-        )  # fmt: skip
+        self._producer = self._new_producer()
+        self._starting: asyncio.Task[None] | None = None
         self._partitions: dict[str, list[int]] = {}
 
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, linger_ms=2, max_batch_size=1024 * 1024,
+            max_request_size=8 * 1024 * 1024, acks="all", request_timeout_ms=max(1000, int(self._ack_timeout_s * 1000)),
+        )  # fmt: skip
+
     async def start(self) -> None:
-        await self._producer.start()
+        self._starting = asyncio.create_task(self._producer.start(), name="ingest-producer-start")
+
+    async def _started(self) -> None:
+        """The producer once connected; a start that failed (no broker) is tried again with a new one."""
+        starting = self._starting
+        if starting is None or (starting.done() and starting.exception() is not None):
+            self._producer = self._new_producer()
+            starting = self._starting = asyncio.create_task(self._producer.start(), name="ingest-producer-start")
+        await asyncio.shield(starting)
 
     async def stop(self) -> None:
+        starting = self._starting
+        if starting is None:
+            return
+        if not starting.done():
+            starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
         await self._producer.stop()
 
     async def publish(self, events: Iterable[dict[str, Any]]) -> float:
@@ -62,7 +85,7 @@ class IngestPublisher:
             topic = topic_of(event)
             every = self._partitions.get(topic)
             if every is None:
-                every = self._partitions[topic] = sorted(await self._within_timeout(self._producer.partitions_for(topic)))
+                every = self._partitions[topic] = sorted(await self._within_timeout(lambda: self._producer.partitions_for(topic)))
             grouped.setdefault((topic, every[_partition(record_key(event), len(every))]), []).append(event)
         records = [
             (topic, partition, record_key(batch[0]), orjson.dumps(batch), None)
@@ -92,12 +115,16 @@ class IngestPublisher:
             ]
             await asyncio.gather(*futures)
 
-        await self._within_timeout(send_all())
+        await self._within_timeout(send_all)
         return time.perf_counter() - started
 
-    async def _within_timeout(self, work: Any) -> Any:
+    async def _within_timeout(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        async def when_started() -> Any:
+            await self._started()
+            return await work()
+
         try:
-            return await asyncio.wait_for(work, self._ack_timeout_s)
+            return await asyncio.wait_for(when_started(), self._ack_timeout_s)
         except (TimeoutError, KafkaError) as exc:
             raise BrokerUnavailable(
                 f"the broker did not acknowledge within {self._ack_timeout_s:g} s ({type(exc).__name__}); "

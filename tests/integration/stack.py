@@ -135,10 +135,11 @@ class Stack:
         assert f"http://127.0.0.1:{self.api_port}".encode() in line
 
         async def serving() -> bool:
-            # The API answers 503 until it has read the snapshot topics to their end: a test starts then.
-            return (await self.get("/v1/kpis")).status_code == 200
+            # The API answers 503 until it has read the snapshot topics to their end: a test starts
+            # then (another answer, such as a 401 where reading needs a token, also means it is up).
+            return (await self.get("/v1/kpis")).status_code != 503
 
-        await eventually(serving, timeout_s, "GET /v1/kpis to answer 200 (the API ready to serve)")
+        await eventually(serving, timeout_s, "GET /v1/kpis to answer other than 503 (the API ready to serve)")
 
     async def stop(self, sig: int = signal.SIGINT, timeout_s: float = 60) -> int:
         assert self.process is not None

@@ -50,6 +50,8 @@ class Running:
                 "/v1/kpis", params={"queue": queue, "channel": channel, "window": "60m"},
                 headers={"Authorization": "Bearer wall-token"},
             )  # fmt: skip
+        if response.status_code == 503:  # not ready to serve yet
+            return None
         items = response.json()["items"]
         return items[0] if items else None
 
