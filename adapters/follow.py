@@ -92,6 +92,7 @@ class Follower:
         self._offset = 0
         self._line = 0
         self._pending = b""
+        self._last_byte = b"\n"
         self._switch = False
         self.rotations = 0
         self._open_at(start)
@@ -114,10 +115,18 @@ class Follower:
             self._reopen()
             if self._file is None:
                 return []
+        if not self._ends_a_line():
+            lines = self._restart_truncated()
+            if lines:
+                return lines
         chunk = self._file.read(self._read_bytes)
         if chunk:
             return self._lines(chunk)
-        return self._check_rotation()
+        rotations = self.rotations
+        lines = self._check_rotation()
+        if lines or self.rotations == rotations:
+            return lines
+        return self.read()  # nothing was left of the old file: the new one's lines at once
 
     def read_to_end(self) -> list[Line]:
         """For a one-shot read: what ``read()`` gives and, once the end is reached, an unfinished last line."""
@@ -141,12 +150,14 @@ class Follower:
             found.append(Line(number, raw[:-1] if raw.endswith(b"\r") else raw))
         self._line = number
         self._offset += cut
+        self._last_byte = b"\n"
         return found
 
     def _flush(self) -> list[Line]:
         """The unfinished last line as it is (the file rotated, or a one-shot read ended)."""
         raw, self._pending = self._pending, b""
         self._offset += len(raw)
+        self._last_byte = raw[-1:]
         self._line += 1
         return [Line(self._line, raw.rstrip(b"\r"))]
 
@@ -166,22 +177,28 @@ class Follower:
             self._switch = True
             self.rotations += 1
             return lines
-        if status.st_size < read_to or not self._ends_a_line():
-            lines = self._flush() if self._pending else []
-            log.info("log file rotated (truncated)", extra={"file": str(self.path), "lines": self._line})
-            self._file.seek(0)
-            self._offset, self._line, self._pending = 0, 0, b""
-            self.rotations += 1
-            return lines
+        if status.st_size < read_to:
+            return self._restart_truncated()
         return []
 
+    def _restart_truncated(self) -> list[Line]:
+        """Copytruncate: the unfinished line read before is handed out, and reading starts again at 0."""
+        assert self._file is not None
+        lines = self._flush() if self._pending else []
+        log.info("log file rotated (truncated)", extra={"file": str(self.path), "lines": self._line})
+        self._file.seek(0)
+        self._offset, self._line, self._pending, self._last_byte = 0, 0, b"", b"\n"
+        self.rotations += 1
+        return lines
+
     def _ends_a_line(self) -> bool:
-        """Whether the byte before the read position is still a line end: after a truncation the file
-        may have grown past the old position again between two polls."""
+        """Whether the byte before the read position is still the one read there (a line end, unless an
+        unfinished line was handed out): after a truncation the file may have grown past the old
+        position again between two polls."""
         assert self._file is not None
         if self._offset == 0:
             return True
-        return os.pread(self._file.fileno(), 1, self._offset - 1) == b"\n"
+        return os.pread(self._file.fileno(), 1, self._offset - 1) == self._last_byte
 
     def _reopen(self) -> None:
         self.close()
@@ -191,7 +208,7 @@ class Follower:
             return
         status = os.fstat(self._file.fileno())
         self._identity = (status.st_dev, status.st_ino)
-        self._offset, self._line, self._pending = 0, 0, b""
+        self._offset, self._line, self._pending, self._last_byte = 0, 0, b"", b"\n"
 
     def _open_at(self, start: Position | None) -> None:
         if start is None:
@@ -212,6 +229,7 @@ class Follower:
             return
         self._file.seek(start.offset)
         self._offset, self._line = start.offset, start.line
+        self._last_byte = os.pread(self._file.fileno(), 1, start.offset - 1) if start.offset else b"\n"
 
     def _find(self, start: Position) -> Path | None:
         """The file the position is in: at the path, or rotated to another name in the same directory."""

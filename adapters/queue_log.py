@@ -142,7 +142,7 @@ class QueueLogParser:
         try:
             if b"\x00" in raw:
                 raise _Unreadable("nul", "NUL bytes in the line (an unclean shutdown leaves them)")
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n").lstrip("\ufeff")
             if self.layout == "pipe":
                 return self._pipe(number, text)
             if self.layout == "csv":
@@ -165,9 +165,11 @@ class QueueLogParser:
 
     def _csv(self, number: int, text: str) -> Entry | None:
         fields = next(csv.reader([text])) if '"' in text else text.split(",")
-        if fields[0].strip().lower().lstrip("\ufeff") == "time":
-            self._header([name.strip().lower() for name in fields])
-            return None
+        if not fields[0][:1].isdigit():
+            names = [name.strip().lower() for name in fields]
+            if "time" in names and "callid" in names:
+                self._header(names)
+                return None
         if self._columns is None:
             if len(fields) != len(CSV_COLUMNS):
                 raise _Unreadable("fields", f"{len(fields)} fields instead of {len(CSV_COLUMNS)} ({', '.join(CSV_COLUMNS)})")
