@@ -42,6 +42,7 @@ class IngestOptions:
     follow: bool = False
     position_file: Path | None = None
     poll_s: float = 0.25
+    events_per_record: int = 1
 
 
 async def ingest(bootstrap: str, options: IngestOptions, stop: asyncio.Event | None = None) -> AsteriskReader:
@@ -57,7 +58,7 @@ async def ingest(bootstrap: str, options: IngestOptions, stop: asyncio.Event | N
     reader = AsteriskReader(parser, mapper)
     follower = Follower(options.path, saved)
     try:
-        async with Publisher(bootstrap) as publisher:
+        async with Publisher(bootstrap, options.events_per_record) as publisher:
             while not stop.is_set():
                 lines = follower.read() if options.follow else follower.read_to_end()
                 if not lines:

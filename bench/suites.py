@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api, pipeline
+from bench import api, asterisk, pipeline
 
 
 @dataclass(frozen=True)
@@ -31,4 +31,5 @@ class Suite:
 SUITES: tuple[Suite, ...] = (
     Suite(pipeline.NAME, pipeline.SUMMARY, pipeline.DESCRIPTION, pipeline.add_arguments, pipeline.run),
     Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),
+    Suite(asterisk.NAME, asterisk.SUMMARY, asterisk.DESCRIPTION, asterisk.add_arguments, asterisk.run),
 )

@@ -226,6 +226,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             path=Path(args.file), layout=args.format, timezone=args.timezone, mapping=mapping,
             ignore_events=frozenset(name.upper() for name in args.ignore_event), follow=args.follow,
             position_file=Path(args.position_file) if args.position_file else None, poll_s=args.poll_interval,
+            events_per_record=args.events_per_record,
         )  # fmt: skip
         if not options.path.exists() and not args.follow:
             raise ValueError(f"{args.file}: no such file")
@@ -414,6 +415,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     ingest.add_argument("--ignore-event", action="append", default=[], metavar="NAME", help="an extra event name to skip instead of reporting as unknown (custom QueueLog() events); repeatable")
     ingest.add_argument("--max-open-calls", type=int, default=100_000, metavar="N", help="calls in progress whose caller id is remembered for their later events (default: %(default)s)")
     ingest.add_argument("--poll-interval", type=float, default=0.25, metavar="S", help="seconds between looks at a followed file (default: %(default)s)")
+    ingest.add_argument("--events-per-record", type=int, default=1, metavar="N", help=EVENTS_PER_RECORD_HELP)
     ingest.add_argument("--metrics-port", type=int, metavar="N", help="serve the reader's Prometheus counters on this port")
     ingest.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default: %(default)s)")
     alerts = add("alerts", _cmd_alerts, "render the Prometheus alert rules from the thresholds file",
