@@ -73,6 +73,8 @@ def save_position(path: Path, position: Position) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """One line as the file holds it, numbered as an editor would, for reports a person can follow."""
+
     number: int  # 1-based in its file
     raw: bytes  # without the line end (LF or CRLF)
 

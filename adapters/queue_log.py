@@ -74,6 +74,8 @@ class BadLine:
 
 
 class _Unreadable(ValueError):
+    """Raised deep in the parsing of a line so that one place turns every failure into a BadLine."""
+
     def __init__(self, kind: BadKind, reason: str) -> None:
         super().__init__(reason)
         self.kind = kind
@@ -185,6 +187,10 @@ class QueueLogParser:
             else:
                 data = [fields[columns[name]] if name in columns else "" for name in _DATA_COLUMNS]
             stamp = fields[columns["time"]]
+        if data and "|" in data[-1]:
+            # Asterisk splits the parameters into data1..data5 and leaves any further ones, pipes and
+            # all, in data5 (an ATTENDEDTRANSFER of kind LINK has six).
+            data = data[:-1] + data[-1].split("|")
         return self._entry(number, self._local_time(stamp.strip()), head, data)
 
     def _header(self, names: list[str]) -> None:
@@ -205,7 +211,7 @@ class QueueLogParser:
         """
         second, fraction = stamp[:19], stamp[19:]
         if second != self._second_text or self._second_time is None:
-            self._second_time = self._resolve(second, stamp)
+            self._second_time = self._resolve(second)
             self._second_text = second
         moment = self._second_time
         if fraction:
@@ -216,11 +222,11 @@ class QueueLogParser:
         self._last_instant = moment
         return moment.isoformat()
 
-    def _resolve(self, second: str, stamp: str) -> datetime:
+    def _resolve(self, second: str) -> datetime:
         try:
             naive = datetime.strptime(second, "%Y-%m-%d %H:%M:%S")
         except ValueError:
-            return self._aware(stamp)
+            return self._aware(second)
         if self._utc:
             return naive.replace(tzinfo=self._zone)
         first, later = naive.replace(tzinfo=self._zone), naive.replace(tzinfo=self._zone, fold=1)

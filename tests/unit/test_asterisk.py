@@ -215,6 +215,27 @@ id,event,time,callid,queuename,agent,data1,data2,data3,data4,data5
     ]  # fmt: skip
 
 
+def test_parameters_beyond_data5_are_read_from_data5() -> None:
+    """The realtime backend has five data columns; an attended transfer of kind LINK writes six
+    parameters, the last two left together in data5 (calltime 60, origposition 1)."""
+    text = """\
+2026-01-01 10:00:00,c2,sales,NONE,ENTERQUEUE,,778,1,,
+2026-01-01 10:00:02,c2,sales,SIP/301,CONNECT,2,c2-peer,1,,
+2026-01-01 10:01:02,c2,sales,SIP/301,ATTENDEDTRANSFER,LINK,SIP/301-01,SIP/400-02,2,60|1
+"""
+    events = reader().read(lines(text)).events
+    assert (events[-1]["type"], events[-1]["talk_s"]) == ("contact.ended", 60)
+
+
+def test_csv_times_in_other_iso_forms_keep_their_offset_and_fraction() -> None:
+    text = """\
+2026-01-01T10:00:00.5,c1,sales,NONE,ENTERQUEUE,,778,1,,
+2026-01-01 12:00:30+02:00,c1,sales,NONE,ABANDON,1,1,30,,
+"""
+    events = reader(timezone="Europe/Berlin").read(lines(text)).events
+    assert [e["time"] for e in events] == ["2026-01-01T10:00:00.500000+01:00", "2026-01-01T12:00:30+02:00"]
+
+
 def test_the_repeated_hour_of_a_dst_change_is_read_in_log_order() -> None:
     """Berlin, 2026-10-25: 03:00 CEST becomes 02:00 CET, so 02:00-02:59 happens twice. The log is written
     in time order: 02:10 after 02:45 is the second pass (+01:00). 02:30 on 2026-03-29 never happened."""
