@@ -59,6 +59,14 @@ class Publisher:
             sent[where] = max(sent.get(where, 0), metadata.offset + 1)
         return sent
 
+    async def publish_raw(self, topic: str, records: Iterable[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]) -> int:
+        """Put (key, value, headers) records on a topic as they are (dead letters keep their original
+        bytes), and wait until the broker has them all; returns how many."""
+        futures = [await self._producer.send(topic, value, key=key, headers=headers) for key, value, headers in records]
+        for future in futures:
+            await future
+        return len(futures)
+
     async def _records(self, events: Iterable[dict[str, Any]]) -> list[_Record]:
         if self._events_per_record == 1:
             return [_Record(topic_of(e), None, record_key(e), orjson.dumps(e), 1) for e in events]

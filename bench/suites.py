@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api, ingest, pipeline, scale
+from bench import api, asterisk, ingest, pipeline, scale
 
 
 @dataclass(frozen=True)
@@ -33,4 +33,5 @@ SUITES: tuple[Suite, ...] = (
     Suite(scale.NAME, scale.SUMMARY, scale.DESCRIPTION, scale.add_arguments, scale.run),
     Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),
     Suite(ingest.NAME, ingest.SUMMARY, ingest.DESCRIPTION, ingest.add_arguments, ingest.run),
+    Suite(asterisk.NAME, asterisk.SUMMARY, asterisk.DESCRIPTION, asterisk.add_arguments, asterisk.run),
 )

@@ -8,7 +8,7 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from adapters.simulator import LOAD_PROFILES
 from service.settings import ConfigError, Settings, load_settings, parse_bootstrap
@@ -177,18 +177,83 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.publisher import Publisher
     from adapters.simulator import generate, queue_profiles
 
+    start = time.time() - args.backfill_minutes * 60
+    events = generate(
+        start, args.duration, seed=args.seed, queues=queue_profiles(args.queues), rate_scale=args.rate_scale,
+        load=LOAD_PROFILES[args.load],
+    )  # fmt: skip
+    if args.format == "asterisk":
+        return _simulate_queue_log(args, events)
+
     async def main() -> int:
-        start = time.time() - args.backfill_minutes * 60
-        events = generate(
-            start, args.duration, seed=args.seed, queues=queue_profiles(args.queues), rate_scale=args.rate_scale,
-            load=LOAD_PROFILES[args.load],
-        )  # fmt: skip
         async with Publisher(settings.bootstrap, args.events_per_record) as publisher:
             return await publish_paced(publisher, events)
 
     sent = asyncio.run(main())
     print(f"published {sent} events", file=sys.stderr)
     return 0
+
+
+def _simulate_queue_log(args: argparse.Namespace, events: Iterable[dict[str, Any]]) -> int:
+    from adapters.queue_log_writer import write_paced
+
+    if args.output is None:
+        print("cxpulse simulate: --format asterisk writes a queue_log file: give it --output FILE", file=sys.stderr)
+        return 2
+    with open(args.output, "a", encoding="utf-8") as out:
+        try:
+            written = write_paced(out, events)
+        except KeyboardInterrupt:
+            written = -1
+    if written >= 0:
+        print(f"wrote {written} queue_log lines to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    from pathlib import Path
+
+    from adapters.asterisk import MappingOptions, parse_exit_policy
+    from adapters.asterisk_ingest import IngestOptions, ingest
+
+    try:
+        mapping = MappingOptions(exits=dict(parse_exit_policy(text) for text in args.exit), max_open_calls=args.max_open_calls)
+        options = IngestOptions(
+            path=Path(args.file), layout=args.format, timezone=args.timezone, mapping=mapping,
+            ignore_events=frozenset(name.upper() for name in args.ignore_event), follow=args.follow,
+            position_file=Path(args.position_file) if args.position_file else None, poll_s=args.poll_interval,
+            events_per_record=args.events_per_record,
+        )  # fmt: skip
+        if not options.path.exists() and not args.follow:
+            raise ValueError(f"{args.file}: no such file")
+    except ValueError as exc:
+        print(f"cxpulse ingest: {exc}", file=sys.stderr)
+        return 2
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        reader = await ingest(settings.bootstrap, options, stop)
+        skipped = ", ".join(f"{name} {count}" for name, count in sorted(reader.mapper.skipped.items())) or "none"
+        print(
+            f"read {reader.lines:,} lines: {sum(reader.mapper.events.values()):,} events published, "
+            f"{sum(reader.bad.values())} unreadable lines dead-lettered, skipped events: {skipped}",
+            file=sys.stderr,
+        )
+        return 0
+
+    try:
+        return asyncio.run(main())
+    except ValueError as exc:
+        print(f"cxpulse ingest: {exc}", file=sys.stderr)
+        return 2
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -334,6 +399,28 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     replay.add_argument("--api", metavar="URL", help="API to ask with --wait (default: http://api.host:api.port)")
     replay.add_argument("--wait-timeout", type=float, default=600, help="seconds --wait may take (default: %(default)s)")
     simulate.add_argument("--duration", type=float, help="seconds of event time to simulate (default: until stopped)")
+    simulate.add_argument("--format", choices=["events", "asterisk"], default="events", help="events: publish contract events to Kafka; asterisk: append the voice calls as Asterisk queue_log lines to --output, for `cxpulse ingest asterisk` (default: %(default)s)")
+    simulate.add_argument("--output", metavar="FILE", help="the queue_log file --format asterisk appends to")
+    ingest = add("ingest", _cmd_ingest, "publish a platform's log as contract events (Asterisk queue_log)",
+                 "Read Asterisk's queue_log (the pipe-separated file, or the database/CSV export) and publish its calls "
+                 "as contract events: ENTERQUEUE offered, CONNECT answered, ABANDON abandoned, the queue exits as "
+                 "--exit says, COMPLETECALLER/COMPLETEAGENT and transfers ended; agent and queue events are counted "
+                 "and skipped. A line that cannot be read is reported with its number and sent to cx.deadletter. With "
+                 "--follow it keeps reading as the file grows, across rotation (rename or copytruncate), until "
+                 "Ctrl-C/SIGTERM; with --position-file it resumes where it stopped. See docs/sources.md.")
+    ingest.add_argument("source", choices=["asterisk"], help="the log's platform")
+    ingest.add_argument("file", help="the queue_log file, e.g. /var/log/asterisk/queue_log")
+    ingest.add_argument("--format", choices=["auto", "pipe", "csv"], default="auto", help="pipe: epoch|callid|queuename|agent|event|data...; csv: time,callid,queuename,agent,event,data1..data5 (header row optional); auto: decided by the first line (default: %(default)s)")
+    ingest.add_argument("--follow", action="store_true", help="keep reading as the file grows and rotates, until stopped")
+    ingest.add_argument("--position-file", metavar="P", help="where the read position is saved (after the broker acknowledged what was published) and resumed from")
+    ingest.add_argument("--timezone", default="UTC", help="zone of the CSV layout's times (pipe lines carry epoch seconds) (default: %(default)s)")
+    ingest.add_argument("--exit", action="append", default=[], metavar="EVENT=POLICY", help="how a queue exit counts: EXITWITHTIMEOUT, EXITEMPTY, EXITWITHKEY or WITHDRAW = abandoned (the default for all four) or uncounted; repeatable")
+    ingest.add_argument("--ignore-event", action="append", default=[], metavar="NAME", help="an extra event name to skip instead of reporting as unknown (custom QueueLog() events); repeatable")
+    ingest.add_argument("--max-open-calls", type=int, default=100_000, metavar="N", help="calls in progress whose caller id is remembered for their later events (default: %(default)s)")
+    ingest.add_argument("--poll-interval", type=float, default=0.25, metavar="S", help="seconds between looks at a followed file (default: %(default)s)")
+    ingest.add_argument("--events-per-record", type=int, default=1, metavar="N", help=EVENTS_PER_RECORD_HELP)
+    ingest.add_argument("--metrics-port", type=int, metavar="N", help="serve the reader's Prometheus counters on this port")
+    ingest.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default: %(default)s)")
     alerts = add("alerts", _cmd_alerts, "render the Prometheus alert rules from the thresholds file",
                  "Write the Prometheus alerting rules (KPI breaches by queue and channel, pipeline health) made from "
                  "the thresholds file (alerts.thresholds_file, or --thresholds). Commit the result: a test fails when "

@@ -18,6 +18,8 @@ SOURCE_TOPIC = "cxpulse.source.topic"
 SOURCE_PARTITION = "cxpulse.source.partition"
 SOURCE_OFFSET = "cxpulse.source.offset"
 SOURCE_INDEX = "cxpulse.source.index"
+SOURCE_FILE = "cxpulse.source.file"
+SOURCE_LINE = "cxpulse.source.line"
 ORIGINAL_BYTES = "cxpulse.original.bytes"
 # Below the producer's 1 MB request limit, with room for the key, headers and batch framing.
 MAX_VALUE_BYTES = 900_000
@@ -43,6 +45,16 @@ def headers(
     if index is not None:
         found.append((SOURCE_INDEX, str(index).encode()))
     return found
+
+
+def file_headers(kind: str, reason: str, file: str, line: int) -> list[tuple[str, bytes]]:
+    """Headers of a line of a file an adapter could not read: why, and which file and line (1-based)."""
+    return [
+        (KIND, kind.encode()),
+        (REASON, reason.encode()),
+        (SOURCE_FILE, file.encode()),
+        (SOURCE_LINE, str(line).encode()),
+    ]
 
 
 def describe(record_headers: Any) -> dict[str, str]:

@@ -1,0 +1,111 @@
+"""``cxpulse ingest asterisk``: a queue_log file (read once, or followed) published as contract events.
+
+Each round reads the lines there are, maps them, publishes the events and dead-letters the lines that
+cannot be read, waits for the broker's acknowledgement of all of it, and only then saves the position
+(with the calls in progress and the parser's layout), so a crash at any point re-reads at most the
+round it was in. Re-read lines give the same event ids, which the worker drops as duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import Counter
+
+from adapters.asterisk import AsteriskReader, MappingOptions, QueueLogMapper
+from adapters.follow import Follower, load_position, save_position
+from adapters.publisher import Publisher
+from adapters.queue_log import BadLine, QueueLogParser
+from streams import deadletter, topics
+
+log = logging.getLogger("cxpulse.asterisk")
+
+LINES = Counter("cxpulse_asterisk_lines", "queue_log lines read (blank lines and CSV headers left out)")
+BAD_LINES = Counter("cxpulse_asterisk_bad_lines", "queue_log lines that could not be read, sent to cx.deadletter", ["kind"])
+SKIPPED = Counter("cxpulse_asterisk_skipped_events", "queue_log events with no contract v1 counterpart", ["event"])
+PUBLISHED = Counter("cxpulse_asterisk_events_published", "contract events published from the queue_log", ["type"])
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Everything ``cxpulse ingest asterisk`` takes besides the broker."""
+
+    path: Path
+    layout: str = "auto"
+    timezone: str = "UTC"
+    mapping: MappingOptions = field(default_factory=MappingOptions)
+    ignore_events: frozenset[str] = frozenset()
+    follow: bool = False
+    position_file: Path | None = None
+    poll_s: float = 0.25
+    events_per_record: int = 1
+
+
+async def ingest(bootstrap: str, options: IngestOptions, stop: asyncio.Event | None = None) -> AsteriskReader:
+    """Publish the file's events until its end (or, following, until ``stop`` is set); returns the
+    reader with its counts. The parser and the mapper are built first, so that a bad option fails
+    before anything is published."""
+    stop = stop or asyncio.Event()
+    saved = load_position(options.position_file) if options.position_file else None
+    parser = QueueLogParser(options.layout, options.timezone, options.ignore_events)
+    mapper = QueueLogMapper(options.mapping, (saved.state.get("open_calls") if saved else None) or {})
+    if saved:
+        parser.restore(saved.state.get("parser") or {})
+    reader = AsteriskReader(parser, mapper)
+    follower = Follower(options.path, saved)
+    try:
+        async with Publisher(bootstrap, options.events_per_record) as publisher:
+            while not stop.is_set():
+                lines = follower.read() if options.follow else follower.read_to_end()
+                if not lines:
+                    if not options.follow:
+                        break
+                    await _wait(stop, options.poll_s)
+                    continue
+                lines_before, skipped_before = reader.lines, dict(mapper.skipped)
+                batch = reader.read((line.number, line.raw) for line in lines)
+                await publisher.publish(batch.events)
+                await _dead_letter(publisher, options.path, batch.bad)
+                _count(reader, reader.lines - lines_before, batch.events, batch.bad, skipped_before)
+                if options.position_file:
+                    state = {"open_calls": mapper.open_calls, "parser": parser.state()}
+                    save_position(options.position_file, dataclasses.replace(follower.position, state=state))
+    finally:
+        follower.close()
+    return reader
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _dead_letter(publisher: Publisher, path: Path, bad: list[BadLine]) -> None:
+    for line in bad:
+        log.warning(
+            "unreadable queue_log line sent to the dead-letter topic",
+            extra={"file": str(path), "line": line.line, "kind": line.kind, "reason": line.reason},
+        )
+    if bad:
+        await publisher.publish_raw(
+            topics.DEADLETTER,
+            ((None, line.raw, deadletter.file_headers(line.kind, line.reason, str(path), line.line)) for line in bad),
+        )
+
+
+def _count(reader: AsteriskReader, lines: int, events: list[dict[str, object]], bad: list[BadLine], skipped_before: dict[str, int]) -> None:
+    LINES.inc(lines)
+    for line in bad:
+        BAD_LINES.labels(line.kind).inc()
+    for name, count in reader.mapper.skipped.items():
+        if count != skipped_before.get(name, 0):
+            SKIPPED.labels(name).inc(count - skipped_before.get(name, 0))
+    for event in events:
+        PUBLISHED.labels(str(event["type"])).inc()
+
