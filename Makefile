@@ -20,8 +20,11 @@ install: $(STAMP)
 system:
 	bash deploy/system-packages.sh
 
+# SOURCE=asterisk feeds the demo through the Asterisk queue_log adapter instead.
+SOURCE ?= events
+
 run: $(STAMP)
-	$(BIN)/cxpulse --config deploy/cxpulse.example.yaml run --simulate
+	$(BIN)/cxpulse --config deploy/cxpulse.example.yaml run --simulate --source $(SOURCE)
 
 # Every benchmark suite with its defaults (about 12 minutes); all figures in bench/results/latest.json.
 bench: $(STAMP)

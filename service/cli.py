@@ -55,7 +55,7 @@ def _simulation_argv(args: argparse.Namespace) -> list[str]:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from service.supervisor import run
 
-    return asyncio.run(run(settings, args.config, args.simulate, _simulation_argv(args)))
+    return asyncio.run(run(settings, args.config, args.simulate, _simulation_argv(args), args.source))
 
 
 def _cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
@@ -366,6 +366,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
               "Creates the topics, starts the Faust worker and the API, prints the API's URL once it serves, and on "
               "Ctrl-C or SIGTERM stops every process it started.")
     run.add_argument("--simulate", action="store_true", help="also publish demo traffic (what `make run` does)")
+    run.add_argument("--source", choices=["events", "asterisk"], default="events", help="how --simulate's traffic arrives: events: contract events published directly; asterisk: voice calls written as an Asterisk queue_log that the Asterisk adapter follows (what `make run SOURCE=asterisk` does) (default: %(default)s)")
     run.add_argument("--broker", metavar="HOST:PORT", type=_bootstrap_argument, help="use this Kafka instead of the embedded broker: host:port[,host:port] or kafka://host:port (same as CXPULSE_BROKER)")
     keeping = run.add_mutually_exclusive_group()
     keeping.add_argument("--data-dir", metavar="DIR", type=Path, help="keep the embedded broker's topics here across restarts (default: broker.data_dir, .cxpulse-data)")

@@ -15,8 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
@@ -124,6 +126,17 @@ async def _wait_for_http(url: str, timeout_s: float) -> None:
             await asyncio.sleep(0.1)
 
 
+def _simulate_through_asterisk(supervisor: Supervisor, settings: Settings, simulate_args: list[str]) -> None:
+    """Demo traffic the way a PBX delivers it: the simulator appends its calls to a queue_log file and
+    the Asterisk adapter follows that file, so the board is fed through the adapter. The file and the
+    follower's position live in the data directory when the run is durable (a restart resumes both)."""
+    folder = settings.broker.data_dir if settings.embedded and settings.broker.durable else Path(tempfile.mkdtemp(prefix="cxpulse-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    queue_log = folder / "demo-queue_log"
+    supervisor.cxpulse("simulator", "simulate", *simulate_args, "--format", "asterisk", "--output", str(queue_log))
+    supervisor.cxpulse("asterisk", "ingest", "asterisk", str(queue_log), "--follow", "--position-file", f"{queue_log}.position")
+
+
 def _without_backfill(simulate_args: list[str]) -> list[str]:
     at = simulate_args.index("--backfill-minutes")
     return [*simulate_args[:at], "--backfill-minutes", "0", *simulate_args[at + 2 :]]
@@ -152,7 +165,9 @@ async def _first_exit(supervisor: Supervisor, stop: asyncio.Event, recorder: Rec
     return None
 
 
-async def run(settings: Settings, config_path: str | None, simulate: bool, simulate_args: list[str]) -> int:
+async def run(
+    settings: Settings, config_path: str | None, simulate: bool, simulate_args: list[str], source: str = "events"
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -187,7 +202,9 @@ async def run(settings: Settings, config_path: str | None, simulate: bool, simul
         supervisor.cxpulse("api", "api")
         base_url = f"http://{settings.api.host}:{settings.api.port}"
         await _wait_for_http(f"{base_url}/healthz", 60)
-        if simulate:
+        if simulate and source == "asterisk":
+            _simulate_through_asterisk(supervisor, settings, simulate_args)
+        elif simulate:
             supervisor.cxpulse("simulator", "simulate", *simulate_args)
         worker_metrics = (
             f", worker metrics http://{settings.worker.metrics_host}:{settings.worker.metrics_port}/metrics"
