@@ -368,12 +368,19 @@ class Folder:
             for entry, content in writes.after:
                 self._write(partition, entry, content)
 
-    async def _write_after_barrier(self, pending: list[tuple[int, PartitionState, list[tuple[bytes, bytes | None]]]]) -> None:
-        """Resume points and tombstones of closed slots, once everything sent before them is
-        acknowledged. In the background: waiting for the broker inside the fold held every event
-        back for as long (seen: up to 2 s). A partition given up meanwhile (even if taken back since:
-        its state is another) is skipped: its next owner resumes from the older point, which re-reads
-        more and changes nothing counted."""
+    async def _write_after_barrier(
+        self, pending: list[tuple[int, PartitionState, list[tuple[bytes, bytes | None]]]], written: dict[TP, int]
+    ) -> None:
+        """Resume points and tombstones of closed slots, and the offsets whose effects were written,
+        once everything sent before them is acknowledged. In the background: waiting for the broker
+        inside the fold held every event back for as long (seen: up to 2 s). A partition given up
+        meanwhile (even if taken back since: its state is another) is skipped: its next owner resumes
+        from the older point, which re-reads more and changes nothing counted.
+
+        Offsets are committed only here, never ahead of written state: the next owner of a partition
+        reads on from the committed offset and builds the partition's state when a record of it
+        arrives, so a commit ahead of what was written would leave those effects uncounted until
+        new traffic came (seen in the fault suite after a SIGKILL)."""
         started = time.monotonic()
         await self._app.producer.flush()
         for partition, state, after in pending:
@@ -381,6 +388,7 @@ class Folder:
                 for entry, content in after:
                     self._write(partition, entry, content)
         self._note_if_slow("barrier", started)
+        await self._commit(written)
 
     @staticmethod
     def _note_if_slow(what: str, started: float) -> None:
@@ -406,9 +414,9 @@ class Folder:
         for partition in list(self._states):
             await self.flush(partition, close=closing)
         self._unflushed.clear()
-        if self._after_barrier:
+        if closing:
             pending, self._after_barrier = self._after_barrier, []
-            self._barrier = asyncio.create_task(self._write_after_barrier(pending))
+            self._barrier = asyncio.create_task(self._write_after_barrier(pending, self._processed_offsets()))
         self._note_if_slow("close", started)
         alive = snapshot.encode_json({"at": time.time(), "partitions": sorted(self._states)})
         self._snapshots[MINUTE].send_soon(key=snapshot.snapshot_alive_key(self._worker_id), value=alive, partition=0)
@@ -423,22 +431,32 @@ class Folder:
         """Where one event of a record is, for its dead letter: the whole record unless it is an array."""
         return (index, array_elements(record.value)[index]) if batched else (None, None)
 
-    async def commit(self) -> None:
-        """Commit what the fold has processed, so that whoever owns a partition next re-reads less.
-        Exactness does not depend on it: a re-read is deduplicated, and rebuilding after a takeover
-        re-reads from the resume point anyway."""
-        offsets = {
+    def _processed_offsets(self) -> dict[TP, int]:
+        return {
             TP(topic, partition): offset + 1
             for partition, state in self._states.items()
             for topic, offset in state.processed.items()
-            if self._committed.get((topic, partition)) != offset + 1
         }
-        if not offsets:
+
+    async def hand_over(self) -> None:
+        """On revocation: write what is folded, wait until the broker has it, then commit it, so the
+        next owner resumes exactly after what this worker's state holds."""
+        for partition in list(self._states):
+            await self.flush(partition, close=False)
+        self._unflushed.clear()
+        await self._app.producer.flush()
+        await self._commit(self._processed_offsets())
+
+    async def _commit(self, offsets: dict[TP, int]) -> None:
+        """Commit offsets whose effects the broker has acknowledged, so that whoever owns a partition
+        next re-reads less (a re-read is deduplicated in any case)."""
+        changed = {tp: offset for tp, offset in offsets.items() if self._committed.get((tp.topic, tp.partition)) != offset}
+        if not changed:
             return
-        if await self._app.fetching_consumer.commit_processed(offsets):
-            self._committed.update({(tp.topic, tp.partition): offset for tp, offset in offsets.items()})
+        if await self._app.fetching_consumer.commit_processed(changed):
+            self._committed.update({(tp.topic, tp.partition): offset for tp, offset in changed.items()})
         else:
-            log.warning("offset commit failed", extra={"partitions": len(offsets)})
+            log.warning("offset commit failed", extra={"partitions": len(changed)})
 
     async def _dead_letter(
         self, record: ConsumerRecord, kind: str, reason: str, index: int | None = None, element: bytes | None = None
@@ -492,12 +510,11 @@ def attach_folding(app: WorkerApp, settings: Settings) -> Folder:
     async def close() -> None:
         async with folder.lock:
             await folder.close_all()
-            await folder.commit()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust's stub wants *args it never passes
     async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
         async with folder.lock:
-            await folder.commit()
+            await folder.hand_over()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: faust.App, assigned: set[TP], **_: Any) -> None:
