@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint install system clean bench
+.PHONY: run test unit faults lint install system clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test: $(STAMP) system
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+# The fault suite alone (several minutes; the month under faults about 3): kills, freezes and poison records
+# on real processes.
+# `make test` runs these too, as part of every test.
+FAULTS := tests/integration/test_faults_month.py tests/integration/test_faults_serving.py \
+	tests/integration/test_exactness.py tests/integration/test_poison.py
+faults: $(STAMP)
+	$(BIN)/python -m pytest -s $(FAULTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --select F,E9 service streams kpis api adapters bench tests

@@ -64,10 +64,14 @@ class Cluster:
         await wait_for_port("127.0.0.1", self.broker_port, 30)
         topics = await self._spawn("topics", "topics")
         assert await topics.wait() == 0, "cxpulse topics failed"
-        await self._spawn("api", "api")
-        await wait_for_port("127.0.0.1", self.api_port, 60)
+        await self.start_api()
         for index in range(workers):
             await self.start_worker(f"worker-{index}")
+
+    async def start_api(self) -> None:
+        """Also after a kill: the port is the same, so clients keep their URL, as behind a load balancer."""
+        await self._spawn("api", "api")
+        await wait_for_port("127.0.0.1", self.api_port, 60)
 
     async def start_worker(self, role: str) -> None:
         port = self.metrics_ports.setdefault(role, free_port())
@@ -94,8 +98,9 @@ class Cluster:
             for where, end in (await publisher.publish_tracked(events)).items():
                 self.published[where] = max(self.published.get(where, 0), end)
 
-    async def wait_counted(self, timeout_s: float = 240) -> None:
-        await wait_until_counted(self.api, self.published, timeout_s)
+    async def wait_counted(self, timeout_s: float = 240) -> float:
+        """Until every published record is counted; returns the seconds that took."""
+        return await wait_until_counted(self.api, self.published, timeout_s)
 
     async def committed(self) -> int:
         """Source offsets the worker group has committed, summed over all partitions."""
@@ -119,9 +124,34 @@ class Cluster:
         return response.json()
 
     async def worker_metric(self, role: str, name: str) -> float:
+        """The first series of ``name`` (the only one of an unlabelled metric)."""
+        return (await self.worker_series(role, name))[0]
+
+    async def worker_metric_total(self, role: str, name: str) -> float:
+        """The sum of every series of ``name``, whatever its labels."""
+        return sum(await self.worker_series(role, name))
+
+    async def worker_series(self, role: str, name: str) -> list[float]:
         async with httpx.AsyncClient(timeout=10) as client:
             text = (await client.get(f"http://127.0.0.1:{self.metrics_ports[role]}/metrics")).text
-        for line in text.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.rsplit(" ", 1)[1])
-        raise AssertionError(f"{name} not exported by {role}")
+        values = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")
+        ]
+        assert values, f"{name} not exported by {role}"
+        return values
+
+    def rss_bytes(self, role: str) -> int | None:
+        """Resident memory of a running role from /proc, None once it has exited."""
+        process = self.processes.get(role)
+        if process is None or process.returncode is not None:
+            return None
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return None
