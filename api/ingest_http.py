@@ -47,6 +47,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def read_json(request: Request, settings: IngestSettings, metrics: IngestMetrics, source: str) -> Any:
+    """The body as JSON: 413 when too large, 400 (counted as ``not_json`` for the source) when not JSON."""
+    body = await read_body(request, settings)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        metrics.rejected.labels(source, "not_json").inc()
+        raise HTTPException(400, detail=f"body is not JSON: {exc}") from exc
+
+
 async def read_body(request: Request, settings: IngestSettings) -> bytes:
     """The body, refused with 413 as soon as it is known to be too large (before reading it when the
     client says its length), so an oversized upload costs no memory."""

@@ -12,7 +12,18 @@ from adapters.amazon_connect import map_event
 from adapters.mapping import Skip, Unmappable
 from api.auth import authorize_ingest
 from api.ingest import IngestPublisher
-from api.ingest_http import ERRORS, TOKEN_ERRORS, IngestResponse, Outcome, check, dead_letter, get_ingest_metrics, get_ingest_settings, get_publisher, read_body
+from api.ingest_http import (
+    ERRORS,
+    TOKEN_ERRORS,
+    IngestResponse,
+    Outcome,
+    check,
+    dead_letter,
+    get_ingest_metrics,
+    get_ingest_settings,
+    get_publisher,
+    read_json,
+)
 from api.ingest_metrics import MAPPING_REASON, IngestMetrics
 from service.settings import Settings
 from streams.contract import InvalidEvent
@@ -41,12 +52,7 @@ async def connect_events(
     publisher: Annotated[IngestPublisher, Depends(get_publisher)],
     metrics: Annotated[IngestMetrics, Depends(get_ingest_metrics)],
 ) -> Response:
-    body = await read_body(request, settings.api.ingest)
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        metrics.rejected.labels(SOURCE, "not_json").inc()
-        raise HTTPException(400, detail=f"body is not JSON: {exc}") from exc
+    document = await read_json(request, settings.api.ingest, metrics, SOURCE)
     elements: list[Any] = document if isinstance(document, list) else [document]
     if len(elements) > settings.api.ingest.max_batch:
         raise HTTPException(413, detail=f"{len(elements)} events is over api.ingest.max_batch ({settings.api.ingest.max_batch})")

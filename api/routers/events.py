@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from api.auth import authorize_ingest
@@ -18,7 +17,7 @@ from api.ingest_http import (
     get_ingest_metrics,
     get_ingest_settings,
     get_publisher,
-    read_body,
+    read_json,
 )
 from api.ingest_metrics import IngestMetrics
 from service.settings import Settings
@@ -63,12 +62,7 @@ async def post_events(
     publisher: Annotated[IngestPublisher, Depends(get_publisher)],
     metrics: Annotated[IngestMetrics, Depends(get_ingest_metrics)],
 ) -> Response:
-    body = await read_body(request, settings.api.ingest)
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        metrics.rejected.labels(SOURCE, "not_json").inc()
-        raise HTTPException(400, detail=f"body is not JSON: {exc}") from exc
+    document = await read_json(request, settings.api.ingest, metrics, SOURCE)
     if isinstance(document, dict):
         elements: list[Any] = [document]
     elif isinstance(document, list):
