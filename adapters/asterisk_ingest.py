@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from typing import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
 from adapters.asterisk import AsteriskReader, MappingOptions, QueueLogMapper
@@ -23,10 +25,14 @@ from adapters.queue_log import BadLine, QueueLogParser
 from streams import deadletter, topics
 
 log = logging.getLogger("cxpulse.asterisk")
+RETRY_MAX_S = 30.0
 
 LINES = Counter("cxpulse_asterisk_lines", "queue_log lines read (blank lines and CSV headers left out)")
 BAD_LINES = Counter("cxpulse_asterisk_bad_lines", "queue_log lines that could not be read, sent to cx.deadletter", ["kind"])
 SKIPPED = Counter("cxpulse_asterisk_skipped_events", "queue_log events with no contract v1 counterpart", ["event"])
+BROKER_RETRIES = Counter(
+    "cxpulse_asterisk_broker_retries", "rounds sent again because the broker did not acknowledge (reading paused meanwhile)"
+)
 PUBLISHED = Counter("cxpulse_asterisk_events_published", "contract events published from the queue_log", ["type"])
 
 
@@ -68,8 +74,7 @@ async def ingest(bootstrap: str, options: IngestOptions, stop: asyncio.Event | N
                     continue
                 lines_before, skipped_before = reader.lines, dict(mapper.skipped)
                 batch = reader.read((line.number, line.raw) for line in lines)
-                await publisher.publish(batch.events)
-                await _dead_letter(publisher, options.path, batch.bad)
+                await _until_acknowledged(stop, lambda: _send(publisher, options.path, batch.events, batch.bad))
                 _count(reader, reader.lines - lines_before, batch.events, batch.bad, skipped_before)
                 if options.position_file:
                     state = {"open_calls": mapper.open_calls, "parser": parser.state()}
@@ -77,6 +82,34 @@ async def ingest(bootstrap: str, options: IngestOptions, stop: asyncio.Event | N
     finally:
         follower.close()
     return reader
+
+
+async def _send(publisher: Publisher, path: Path, events: list[dict[str, object]], bad: list[BadLine]) -> None:
+    await publisher.publish(events)
+    await _dead_letter(publisher, path, bad)
+
+
+async def _until_acknowledged(stop: asyncio.Event, send: Callable[[], Awaitable[None]]) -> None:
+    """Send one round until the broker acknowledges it. While the broker is away nothing more is read:
+    the file is the buffer, and what is held in memory is bounded by one round. A round sent again
+    after a partial acknowledgement repeats events the worker drops by their ids (dead letters may
+    repeat)."""
+    attempt = 0
+    while True:
+        try:
+            await send()
+            if attempt:
+                log.info("the broker acknowledged again; reading goes on", extra={"attempts": attempt + 1})
+            return
+        except (KafkaError, TimeoutError) as exc:
+            attempt += 1
+            BROKER_RETRIES.inc()
+            pause = min(RETRY_MAX_S, 0.5 * 2**attempt)
+            log.warning("the broker did not acknowledge; reading is paused and the round will be sent again",
+                        extra={"attempt": attempt, "retry_in_s": pause, "error": repr(exc)})  # fmt: skip
+            await _wait(stop, pause)
+            if stop.is_set():
+                raise
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncio
 import pytest
 
 from adapters.asterisk import AsteriskReader, ExitPolicy, MappingOptions, QueueLogMapper, parse_exit_policy
@@ -335,3 +336,21 @@ def test_unknown_options_are_refused() -> None:
         QueueLogParser("xml")
     with pytest.raises(ValueError, match="not a queue exit"):
         MappingOptions(exits={"ABANDON": ExitPolicy.UNCOUNTED})
+
+
+async def test_a_round_the_broker_does_not_acknowledge_is_sent_again_until_it_does() -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    from adapters.asterisk_ingest import BROKER_RETRIES, _until_acknowledged
+
+    attempts: list[int] = []
+
+    async def send() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) <= 2:
+            raise KafkaConnectionError("broker away")
+
+    before = BROKER_RETRIES._value.get()
+    await _until_acknowledged(asyncio.Event(), send)
+    assert len(attempts) == 3
+    assert BROKER_RETRIES._value.get() - before == 2
