@@ -4,9 +4,9 @@ out by hand here. KPIs are computed by tests/reference.py (the independent oracl
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-import asyncio
 import pytest
 
 from adapters.asterisk import AsteriskReader, ExitPolicy, MappingOptions, QueueLogMapper, parse_exit_policy
