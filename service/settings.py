@@ -147,8 +147,6 @@ class WorkerSettings(_Section):
     session_timeout_seconds: float = Field(
         default=10.0, ge=3, le=300, description="consumer-group session timeout: failover time, and join time on the embedded broker"
     )
-    batch_max_events: int = Field(default=2000, ge=1)
-    batch_max_seconds: float = Field(default=0.05, gt=0, le=10)
     flush_interval_seconds: float = Field(
         default=0.05, gt=0, le=5, description="how often changed buckets are written out: freshness against write volume"
     )
