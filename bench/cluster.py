@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from bench.rawhttp import fetch
 from bench.service import HOST, eventually, free_port
@@ -203,6 +203,24 @@ class Cluster:
 def worker_role(index: int) -> str:
     """The role (and log name) of the index-th worker, counted from 1: ``worker``, ``worker-2``, ..."""
     return WORKER if index == 1 else f"{WORKER}-{index}"
+
+
+async def run_on(cluster: Cluster, what: str, work: Callable[[Cluster], Awaitable[list[str]]]) -> list[str]:
+    """Start the cluster, do the work, stop it; the failures (an exception named by ``what``). Its logs
+    are kept when something failed and removed otherwise."""
+    failures: list[str] = []
+    try:
+        await cluster.start()
+        failures += await work(cluster)
+    except (RuntimeError, TimeoutError, OSError, ValueError) as exc:
+        failures.append(f"{what}: {exc}")
+    finally:
+        await cluster.stop()
+    if failures:
+        print(f"  service logs kept in {cluster.workdir}", file=sys.stderr)
+    else:
+        cluster.clean_up()
+    return failures
 
 
 def log_time(line: str) -> float:

@@ -34,7 +34,7 @@ from typing import Any, Awaitable, Callable
 
 from adapters.publisher import Publisher
 from adapters.simulator import DIURNAL_LOAD, generate, queue_profiles
-from bench.cluster import Cluster
+from bench.cluster import Cluster, run_on
 from bench.freshness import POLL_EVERY_S, PROBE_TIMEOUT_S, Prober, publish_steady
 from bench.profile import SAMPLE_RATE
 from bench.publishing import behind
@@ -236,19 +236,7 @@ async def on_own_cluster(
     """Run one part on a broker, topics and API of its own (a fresh app id); its logs are kept if it failed."""
     cluster = Cluster(name, options.config, SERVICE_SETTINGS)
     print(f"  service logs in {cluster.workdir}", flush=True)
-    failures: list[str] = []
-    try:
-        await cluster.start()
-        failures += await work(cluster)
-    except (RuntimeError, TimeoutError, OSError, ValueError) as exc:
-        failures.append(f"{what}: {exc}")
-    finally:
-        await cluster.stop()
-    if failures:
-        print(f"  service logs kept in {cluster.workdir}", file=sys.stderr)
-    else:
-        cluster.clean_up()
-    return failures
+    return await run_on(cluster, what, work)
 
 
 # -- 2. freshness -------------------------------------------------------------------------------

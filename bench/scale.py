@@ -18,13 +18,12 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import Cluster
+from bench.cluster import Cluster, run_on
 from bench.pipeline import machine
 from bench.tables import Row, number, table
 from bench.throughput import SERVICE_SETTINGS, PassSpec, pass_failures, run_pass
@@ -113,19 +112,13 @@ async def one_count(args: argparse.Namespace, workers: int) -> tuple[dict[str, A
     print(f"cxpulse bench scale: {workers} worker(s) on {args.partitions} partitions (service logs in "
           f"{cluster.workdir})", flush=True)  # fmt: skip
     found: dict[str, Any] | None = None
-    failures: list[str] = []
-    try:
-        await cluster.start()
-        found = await run_pass(cluster, spec(args, workers))
-        failures += pass_failures(found, args.timeout)
-    except (RuntimeError, TimeoutError, OSError, ValueError) as exc:
-        failures.append(f"{workers} worker(s): {exc}")
-    finally:
-        await cluster.stop()
-    if failures:
-        print(f"  service logs kept in {cluster.workdir}", file=sys.stderr)
-    else:
-        cluster.clean_up()
+
+    async def timed(running: Cluster) -> list[str]:
+        nonlocal found
+        found = await run_pass(running, spec(args, workers))
+        return pass_failures(found, args.timeout)
+
+    failures = await run_on(cluster, f"{workers} worker(s)", timed)
     return found, failures
 
 

@@ -38,9 +38,12 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float,
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last seen: {last!r}")
 
 
-async def produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
-    """Publish (topic, key, value) records one by one, each acknowledged, with a plain aiokafka producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def produce(
+    bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes | None]], max_request_size: int = 1_048_576
+) -> None:
+    """Publish (topic, key, value) records one by one, each acknowledged, with a plain aiokafka producer
+    (``max_request_size`` above aiokafka's default for records larger than cxpulse's own producer sends)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=max_request_size)
     await producer.start()
     try:
         for topic, key, value in records:

@@ -14,25 +14,19 @@ import time
 import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from streams import deadletter
 from tests.events import contact_event
-from tests.integration.stack import Stack, eventually
+from tests.integration.stack import Stack, eventually, produce
 
 BUSY_OFFERS = 100_000
 PER_RECORD = 1_000
 
 
 async def publish(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]) -> None:
-    """One by one, each acknowledged, by a producer allowed to send what cxpulse's own would refuse."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=16_000_000)
-    await producer.start()
-    try:
-        for topic, key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
+    """By a producer allowed to send what cxpulse's own would refuse."""
+    await produce(bootstrap, records, max_request_size=16_000_000)
 
 
 async def read_dead_letters(bootstrap: str, wanted: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:
