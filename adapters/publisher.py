@@ -10,10 +10,12 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
 from streams import topics
-from streams.contract import SURVEY_TYPE, record_key
+from streams.contract import AGENT_TYPES, SURVEY_TYPE, record_key
 
 
 def topic_of(event: dict[str, Any]) -> str:
+    if event["type"] in AGENT_TYPES:
+        return topics.AGENTS
     if event["type"] == SURVEY_TYPE:
         return topics.SURVEYS
     return topics.topic_for_channel(event["channel"])

@@ -79,7 +79,7 @@ class SourceEnds:
             available = await self._client.topics()
             partitions = [
                 TopicPartition(topic, p)
-                for topic in topics.SOURCE_TOPICS
+                for topic in topics.FOLDED_TOPICS
                 if topic in available
                 for p in sorted(self._client.partitions_for_topic(topic) or ())
             ]

@@ -26,3 +26,25 @@ class Event:
     hold_s: float | None = None
     acw_s: float | None = None
     answers: dict[str, Any] | None = None  # a survey's scores by scale name, and ``resolved``
+
+
+AGENT_STATES = ("logged_out", "available", "on_contact", "after_contact_work", "aux")
+
+
+@dataclass(slots=True)
+class AgentEvent:
+    """A validated agent event (cx.agents). ``state`` is None for a change of queues only, ``queues``
+    None when the event leaves them as they were: the timeline carries each forward separately."""
+
+    event_id: str
+    type: str
+    time: float
+    agent_id: str
+    state: str | None = None
+    reason: str | None = None
+    queues: tuple[str, ...] | None = None
+    channel: str | None = None
+    capacity: int | None = None
+    contact_id: str | None = None
+    contact_queue: str | None = None
+    name: str | None = None

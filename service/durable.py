@@ -67,10 +67,10 @@ async def bring_back(settings: Settings) -> tuple[Recorder, int]:
     else:
         log.info("nothing to restore: the data directory is new or empty; journaling to it from now", extra={"data_dir": where})
     recorder = Recorder(
-        settings.bootstrap, journal, set(topics.SOURCE_TOPICS), settings.worker.app_id, settings.broker.journal_sync_seconds
+        settings.bootstrap, journal, set(topics.FOLDED_TOPICS), settings.worker.app_id, settings.broker.journal_sync_seconds
     )
     await recorder.start()
-    return recorder, sum(restored.records.get(topic, 0) for topic in topics.SOURCE_TOPICS)
+    return recorder, sum(restored.records.get(topic, 0) for topic in topics.FOLDED_TOPICS)
 
 
 def say_not_durable(settings: Settings) -> None:

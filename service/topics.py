@@ -32,7 +32,7 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
     minutes = {"cleanup.policy": "compact,delete", "retention.ms": str(day_ms)}
     intervals = {"cleanup.policy": "compact,delete", "retention.ms": str((settings.kpi.history_days + 1) * day_ms)}
     return [
-        *(NewTopic(name, partitions, replication, topic_configs=delete) for name in topics.SOURCE_TOPICS),
+        *(NewTopic(name, partitions, replication, topic_configs=delete) for name in topics.FOLDED_TOPICS),
         NewTopic(topics.DEADLETTER, partitions, replication, topic_configs=delete),
         NewTopic(snapshot.state_changelog(app_id), partitions, replication, topic_configs={"cleanup.policy": "compact"}),
         NewTopic(snapshot.minutes_topic(app_id), partitions, replication, topic_configs=minutes),

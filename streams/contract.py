@@ -13,7 +13,7 @@ from typing import Any, Final, Literal, NamedTuple, get_args
 import msgspec
 import orjson
 
-from kpis.event import Event
+from kpis.event import AgentEvent, Event
 from kpis.scales import SURVEY_SCALES
 from streams import topics
 from streams.schema_types import Compiled, compile_schema, load_schema
@@ -25,9 +25,13 @@ CONTACT_TYPES: Final = frozenset(
         "contact.abandoned",
         "contact.ended",
         "contact.wrapup_ended",
+        "contact.ringing",
+        "contact.missed",
+        "contact.transferred",
     }
 )
 SURVEY_TYPE: Final = "survey.submitted"
+AGENT_TYPES: Final = frozenset({"agent.state_changed", "agent.queues_changed"})
 
 
 InvalidKind = Literal["empty", "not_json", "not_object", "schema", "time"]
@@ -47,9 +51,11 @@ class InvalidEvent(ValueError):
 
 CONTACT_SCHEMA_FILE: Final = "contact-event.v1.schema.json"
 SURVEY_SCHEMA_FILE: Final = "survey-event.v1.schema.json"
+AGENT_SCHEMA_FILE: Final = "agent-event.v1.schema.json"
 
 CONTACT: Final = compile_schema(load_schema(CONTACT_SCHEMA_FILE), "ContactEvent")
 SURVEY: Final = compile_schema(load_schema(SURVEY_SCHEMA_FILE), "SurveyEvent")
+AGENT: Final = compile_schema(load_schema(AGENT_SCHEMA_FILE), "AgentEvent")
 _ANSWERS: Final = (*(scale.name for scale in SURVEY_SCALES), "resolved")
 _UNSET: Final = msgspec.UNSET
 
@@ -69,13 +75,17 @@ def parse_time(text: str) -> float:
 
 
 def _compiled(topic: str) -> Compiled:
+    if topic == topics.AGENTS:
+        return AGENT
     return SURVEY if topic == topics.SURVEYS else CONTACT
 
 
-def _event(document: Any, compiled: Compiled) -> Event:
+def _event(document: Any, compiled: Compiled) -> Event | AgentEvent:
     problem = compiled.check(document)
     if problem is not None:
         raise InvalidEvent("schema", f"schema: {problem}")
+    if compiled is AGENT:
+        return _agent_event(document)
     customer_id, queue, channel, agent_id = document.customer_id, document.queue, document.channel, document.agent_id
     event = Event(
         document.event_id,
@@ -102,7 +112,32 @@ def _event(document: Any, compiled: Compiled) -> Event:
     return event
 
 
-def _decode_object(raw: bytes, compiled: Compiled) -> Event:
+def _agent_event(document: Any) -> AgentEvent:
+    """The rule JSON Schema draft 7 cannot say without conditionals (which schema_types does not
+    compile): what each type of agent event must carry."""
+    state, queues = document.state, document.queues
+    if document.type == "agent.state_changed" and state is _UNSET:
+        raise InvalidEvent("schema", "schema: Object missing required field `state` (agent.state_changed)")
+    if document.type == "agent.queues_changed" and queues is _UNSET:
+        raise InvalidEvent("schema", "schema: Object missing required field `queues` (agent.queues_changed)")
+    event = AgentEvent(document.event_id, document.type, parse_time(document.time), document.agent_id)
+    if state is not _UNSET:
+        event.state = state
+        reason = document.reason
+        event.reason = None if reason is _UNSET else reason
+        contact_id, contact_queue = document.contact_id, document.queue
+        event.contact_id = None if contact_id is _UNSET else contact_id
+        event.contact_queue = None if contact_queue is _UNSET else contact_queue
+    if queues is not _UNSET:
+        event.queues = tuple(dict.fromkeys(queues))
+    channel, capacity, name = document.channel, document.capacity, document.agent_name
+    event.channel = None if channel is _UNSET else channel
+    event.capacity = None if capacity is _UNSET else int(capacity)
+    event.name = None if name is _UNSET else name
+    return event
+
+
+def _decode_object(raw: bytes, compiled: Compiled) -> Event | AgentEvent:
     try:
         document = compiled.decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -122,7 +157,7 @@ def _refuse_if_not_json(raw: bytes) -> None:
         raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
 
 
-def validate(document: Any, topic: str) -> Event:
+def validate(document: Any, topic: str) -> Event | AgentEvent:
     """Check a decoded JSON document (a dict) against the schema of its topic and build the Event."""
     compiled = _compiled(topic)
     try:
@@ -141,7 +176,7 @@ class Rejected:
 
 
 class RecordEvents(NamedTuple):
-    items: list[Event | Rejected]
+    items: list[Event | AgentEvent | Rejected]
     batched: bool
 
 
@@ -164,7 +199,7 @@ def decode_record(raw: bytes | None, topic: str) -> RecordEvents:
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
         raise InvalidEvent("not_object", f"not a JSON object or array but {type(document).__name__}")
-    events: list[Event | Rejected] = []
+    events: list[Event | AgentEvent | Rejected] = []
     for index, element in enumerate(array_elements(raw)):
         try:
             if element[:1] != b"{" and element.lstrip()[:1] != b"{":
@@ -193,6 +228,9 @@ def _json_type(element: bytes) -> str:
 
 
 def record_key(event: dict[str, Any]) -> bytes:
-    """The record key of contract v1: the customer id, or the contact id when the customer is unknown."""
+    """The record key of contract v1: the agent id for agent events; otherwise the customer id, or the
+    contact id when the customer is unknown."""
+    if event.get("type") in AGENT_TYPES:
+        return str(event["agent_id"]).encode("utf-8")
     key = event.get("customer_id") or event["contact_id"]
     return str(key).encode("utf-8")

@@ -60,7 +60,7 @@ SOURCE_OFFSET_GAPS = Counter(
 def initialise() -> None:
     """Create every per-topic series at zero when the worker starts, so the first dead letter after
     a start is an increase that alert rules see, not a series that appears already at 1."""
-    for topic in topics.SOURCE_TOPICS:
+    for topic in topics.FOLDED_TOPICS:
         for counter in (EVENTS_PROCESSED, EVENTS_DUPLICATE, EVENTS_LATE, SOURCE_OFFSET_GAPS):
             counter.labels(topic)
         for kind in (*INVALID_KINDS, "late", "future"):

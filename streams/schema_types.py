@@ -3,7 +3,7 @@ an event is one pass in C instead of ``orjson.loads`` followed by a schema check
 a fifth of the cost, measured on the worker's hot path).
 
 Only the subset of JSON Schema the contract files use is understood (an object of typed properties
-with ``required``, string lengths and patterns, number bounds, ``enum``/``const``, nullable types, and
+with ``required``, string lengths and patterns, arrays of such scalars, number bounds, ``enum``/``const``, nullable types, and
 ``anyOf`` of ``required`` lists); anything else raises at import, so a schema change that this module
 cannot express fails loudly rather than being checked less. Two rules msgspec cannot state are
 checked after decoding (``Compiled.check``): an ``integer`` may be written ``4.0`` in JSON, and one
@@ -21,7 +21,9 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 
 _UNDERSTOOD = {"$schema", "$id", "title", "description", "type", "required", "properties", "anyOf"}
-_PROPERTY_KEYS = {"type", "description", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum", "const"}
+_PROPERTY_KEYS = {
+    "type", "description", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum", "const", "items", "maxItems",
+}
 _SCALARS: dict[str, type] = {"string": str, "number": float, "integer": float, "boolean": bool}
 
 
@@ -58,6 +60,11 @@ def _property_type(name: str, spec: dict[str, Any]) -> Any:
     if "enum" in spec or "const" in spec:
         values = tuple(spec["enum"]) if "enum" in spec else (spec["const"],)
         return Literal[values]  # type: ignore[valid-type]
+    if spec.get("type") == "array":
+        listed: Any = list[_property_type(f"{name}[]", spec["items"])]  # type: ignore[misc]
+        return Annotated[listed, msgspec.Meta(max_length=spec["maxItems"])] if "maxItems" in spec else listed
+    if "items" in spec or "maxItems" in spec:
+        raise SchemaNotUnderstood(f"property {name}: items outside an array")
     types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
     nullable = "null" in types
     named = [t for t in types if t != "null"]

@@ -21,7 +21,7 @@ from api.ingest_http import (
 )
 from api.ingest_metrics import IngestMetrics
 from service.settings import Settings
-from streams.contract import CONTACT_SCHEMA_FILE, SURVEY_SCHEMA_FILE, InvalidEvent
+from streams.contract import AGENT_SCHEMA_FILE, CONTACT_SCHEMA_FILE, SURVEY_SCHEMA_FILE, InvalidEvent
 from streams.schema_types import load_schema
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -30,7 +30,7 @@ SOURCE = "events"
 
 def _request_schema() -> dict[str, Any]:
     """The contract's own schema files (draft-07 keywords OpenAPI 3.1 reads), so the docs cannot drift."""
-    one = {"oneOf": [_schema(CONTACT_SCHEMA_FILE), _schema(SURVEY_SCHEMA_FILE)]}
+    one = {"oneOf": [_schema(CONTACT_SCHEMA_FILE), _schema(SURVEY_SCHEMA_FILE), _schema(AGENT_SCHEMA_FILE)]}
     return {"oneOf": [one, {"type": "array", "items": one}]}
 
 
@@ -41,7 +41,7 @@ def _schema(name: str) -> dict[str, Any]:
 DESCRIPTION = """\
 One contract-v1 event (a JSON object) or a JSON array of up to `api.ingest.max_batch` of them. Each is
 validated against the contract's JSON Schema on its own; the valid ones are put on their topic
-(`cx.calls` for voice, `cx.chats` for other channels, `cx.surveys`) with the contract's key, and the
+(`cx.calls` for voice, `cx.chats` for other channels, `cx.surveys`, `cx.agents` for agent events) with the contract's key, and the
 answer comes only once the broker has acknowledged them. `items` has one result per element, in
 order. **202** when at least one element was accepted (check `items` for the rejected ones), **422**
 with the same body when none was, **400** when the body is not JSON or neither an object nor an

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from streams import topics
+from kpis.event import AgentEvent
 from streams.contract import Event, InvalidEvent, Rejected, decode_record, parse_time, record_key
 from tests.events import contact_event, decode
 
@@ -46,7 +47,7 @@ def test_schema_violation_names_the_field() -> None:
 
 
 def test_unknown_type_is_refused() -> None:
-    event = contact_event("transferred", "c1", 0.0)
+    event = contact_event("escalated", "c1", 0.0)
     with pytest.raises(InvalidEvent, match="type"):
         decode(json.dumps(event).encode(), topics.CALLS)
 
@@ -123,3 +124,29 @@ def test_text_that_is_not_json_is_named_so_even_when_a_field_before_the_break_is
     with pytest.raises(InvalidEvent) as caught:
         decode(b'{"event_id": "broken", "type": "contact.offered", "time": "yesterday"', topics.CALLS)
     assert caught.value.kind == "not_json"
+
+
+def _agent(**fields: object) -> bytes:
+    return json.dumps({"event_id": "a1", "type": "agent.state_changed", "time": "2026-12-02T09:00:00Z", "agent_id": "ann", **fields}).encode()
+
+
+def test_agent_event_carries_state_reason_and_queues() -> None:
+    (event,) = decode_record(_agent(state="aux", reason="break", queues=["sales", "sales", "billing"]), topics.AGENTS).items
+    assert isinstance(event, AgentEvent)
+    assert (event.agent_id, event.state, event.reason, event.queues) == ("ann", "aux", "break", ("sales", "billing"))
+    assert event.time == 1796202000.0  # 2026-12-02T09:00:00Z worked out: 20,789 days * 86,400 + 9 h
+
+
+def test_agent_state_change_needs_a_state_and_queue_change_needs_queues() -> None:
+    with pytest.raises(InvalidEvent, match="state"):
+        decode_record(_agent(), topics.AGENTS)
+    with pytest.raises(InvalidEvent, match="queues"):
+        decode_record(_agent(type="agent.queues_changed", state="available"), topics.AGENTS)
+    with pytest.raises(InvalidEvent, match="state"):
+        decode_record(_agent(state="sleeping"), topics.AGENTS)
+    with pytest.raises(InvalidEvent, match="queues"):
+        decode_record(_agent(state="available", queues="sales"), topics.AGENTS)
+
+
+def test_agent_events_are_keyed_by_agent() -> None:
+    assert record_key({"type": "agent.state_changed", "agent_id": "ann", "event_id": "x"}) == b"ann"

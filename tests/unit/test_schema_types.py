@@ -20,13 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams import topics
-from streams.contract import CONTACT_SCHEMA_FILE, SURVEY_SCHEMA_FILE, InvalidEvent, decode_record
+from streams.contract import AGENT_SCHEMA_FILE, CONTACT_SCHEMA_FILE, SURVEY_SCHEMA_FILE, InvalidEvent, decode_record
 from streams.schema_types import SchemaNotUnderstood, compile_schema, load_schema
 
 CONTACT = {"event_id": "e1", "type": "contact.answered", "time": "2026-03-01T10:00:05+02:00", "contact_id": "c1",
            "customer_id": "u1", "queue": "billing", "channel": "voice", "agent_id": "a7", "wait_s": 12.5}  # fmt: skip
 SURVEY = {"event_id": "s1", "type": "survey.submitted", "time": "2026-03-01T10:00:00Z", "contact_id": "c1",
           "csat": 4, "nps": 9, "ces": 2, "resolved": True}  # fmt: skip
+AGENT = {"event_id": "g1", "type": "agent.state_changed", "time": "2026-03-01T10:00:00Z", "agent_id": "a7",
+         "state": "aux", "reason": "break", "queues": ["billing", "sales"], "channel": "chat", "capacity": 3}  # fmt: skip
 TIMES = [
     "2026-03-01T10:00:05Z", "2026-03-01t10:00:05z", "2026-03-01 10:00:05.123456+05:30", "2026-03-01T10:00:05",
     "2026-02-30T10:00:05Z", "2026-03-01T25:00:05Z", "2026-3-1T10:00:05Z", "2026-03-01T10:00:05+0200",
@@ -52,7 +54,8 @@ def real_date(text: str) -> bool:
 
 
 def damaged(template: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    names = sorted(template) + ["wait_s", "talk_s", "hold_s", "acw_s", "csat", "nps", "ces", "resolved", "extra"]
+    names = sorted(template) + ["wait_s", "talk_s", "hold_s", "acw_s", "csat", "nps", "ces", "resolved", "extra",
+                                "state", "queues", "type"]  # fmt: skip
     change = st.tuples(st.sampled_from(names), st.one_of(st.just("drop"), ODD_VALUES.map(lambda v: ("set", v))))
     return st.lists(change, max_size=3).map(lambda changes: apply_changes(template, changes))
 
@@ -89,6 +92,24 @@ def test_contact_events_are_judged_as_the_schema_judges_them(document: dict[str,
 def test_survey_events_are_judged_as_the_schema_judges_them(document: dict[str, Any]) -> None:
     expected, accepted = verdicts(document, SURVEY_SCHEMA_FILE, topics.SURVEYS)
     assert accepted == expected, document
+
+
+AGENT_VALUES = st.sampled_from(
+    [["sales"], [], ["x" * 201], [""], ["a"] * 101, "agent.queues_changed", "agent.state_changed", "available", "idle"]
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["queues", "state", "type", "capacity"]), AGENT_VALUES), max_size=2), damaged(AGENT))
+def test_agent_events_are_judged_as_the_schema_and_its_description_judge_them(
+    extra: list[tuple[str, Any]], document: dict[str, Any]
+) -> None:
+    document.update(extra)
+    expected, accepted = verdicts(document, AGENT_SCHEMA_FILE, topics.AGENTS)
+    # The schema's description: each type needs its own property (no conditionals in the file).
+    kind = document.get("type")
+    needed = {"agent.state_changed": "state", "agent.queues_changed": "queues"}.get(kind) if isinstance(kind, str) else None
+    assert accepted == (expected and (needed is None or needed in document)), document
 
 
 @pytest.mark.parametrize(
