@@ -154,10 +154,11 @@ class AgentBoard:
         unchanged), and the timelines to persist per agent (None: the agent left state)."""
         self._recompute()
         slots: dict[Slot, dict[Pair, BucketStats]] = {slot: {} for slot in self._changed_slots}
-        for key, stats in self._totals.items():
-            slot = (key.size, key.start)
-            if slot in slots:
-                slots[slot][(key.queue, key.channel)] = stats
+        if slots:
+            for key, stats in self._totals.items():
+                slot = (key.size, key.start)
+                if slot in slots:
+                    slots[slot][(key.queue, key.channel)] = stats
         timelines = {agent_id: self.timeline(agent_id) for agent_id in self._changed_agents}
         live = self.live() if self._live_changed else None
         self._changed_slots = set()
