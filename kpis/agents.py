@@ -312,11 +312,7 @@ class AgentBoard:
         """A bucket's total made afresh from its agents' shares in a fixed order, so the same set of
         events gives the same total to the last digit, however it arrived."""
         contributors = self._contributors[key]
-        if not contributors:
-            del self._contributors[key]
-            self._totals.pop(key, None)
-            return
-        total = BucketStats()
+        total = BucketStats()  # stays, zero, when its last share left: the read side replaces buckets, never drops them
         for agent_id in sorted(contributors):
             total.add(self._agents[agent_id].shares[key])
         total.round_durations()
