@@ -346,7 +346,7 @@ class _Simulation:
         8 hours, and every seat's current person logs in at the start."""
         number = 0
         for index, (profile, queue) in enumerate(zip(profiles, self._queues)):
-            second = self._second_queue(index)
+            second = self._second_queue(index, profiles)
             seats = profile.agents
             people = []
             for n in range(1, _SHIFTS_PER_DAY * seats + 1):
@@ -362,14 +362,14 @@ class _Simulation:
                 for own in person.queues:
                     own.free_limit += 2
 
-    def _second_queue(self, index: int) -> _Queue | None:
-        """The next queue of the same channel (in profile order, wrapping round) with another name."""
-        queues = self._queues
-        own = queues[index]
-        for step in range(1, len(queues)):
-            other = queues[(index + step) % len(queues)]
-            if other.channel == own.channel and other.name != own.name:
-                return other
+    def _second_queue(self, index: int, profiles: Sequence[QueueProfile]) -> _Queue | None:
+        """The next staffed queue of the same channel (in profile order, wrapping round) with another name:
+        a queue profiled without agents stays unstaffed."""
+        own = profiles[index]
+        for step in range(1, len(profiles)):
+            other = (index + step) % len(profiles)
+            if profiles[other].channel == own.channel and profiles[other].name != own.name and profiles[other].agents:
+                return self._queues[other]
         return None
 
     def _shift(self, now: float, seat: _Seat) -> None:

@@ -325,8 +325,11 @@ def test_few_queues_means_the_default_set() -> None:
 
 
 def test_a_queue_without_agents_loses_every_caller() -> None:
+    """Not even agents of another queue of its channel serve it as their second queue."""
     unstaffed = QueueProfile("after-hours", "voice", calls_per_hour=100, agents=0, mean_talk_s=60, mean_patience_s=30)
-    kinds = Counter(event["type"] for event in generate(START, 3600, seed=4, queues=[unstaffed]))
+    staffed = QueueProfile("day", "voice", calls_per_hour=10, agents=10, mean_talk_s=60, mean_patience_s=30)
+    events = [e for e in generate(START, 3600, seed=4, queues=[unstaffed, staffed]) if e["queue"] == "after-hours"]
+    kinds = Counter(event["type"] for event in events)
     assert kinds["contact.answered"] == 0
     assert kinds["contact.abandoned"] >= kinds["contact.offered"] - 5 > 0
 
