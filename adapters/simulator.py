@@ -387,8 +387,9 @@ class _Simulation:
         agent.shift += 1
         agent.leaving = False
         agent.pending.clear()
-        event = self._agent_state(now, agent, "available")
-        if event is not None:
+        agent.state = "available"
+        if self._agent_events:
+            event = self._agent_event(now, agent)
             event["agent_name"] = agent.name
             event["queues"] = [queue.name for queue in agent.queues]
             event["channel"] = agent.channel
@@ -407,7 +408,7 @@ class _Simulation:
         if agent.routable or agent.state == "aux":
             agent.routable = False
             agent.aux_token += 1
-            self._agent_state(now, agent, "logged_out")
+            self._log_out(now, agent)
 
     def _aux_start(self, now: float, target: tuple[_Agent, int, str, float]) -> None:
         """An aux that falls due while the agent is busy starts as soon as the agent is free."""
@@ -422,7 +423,9 @@ class _Simulation:
     def _go_aux(self, now: float, agent: _Agent, reason: str, length: float) -> None:
         agent.routable = False
         agent.aux_token += 1
-        self._agent_state(now, agent, "aux", reason=reason)
+        agent.state = "aux"
+        if self._agent_events:
+            self._agent_event(now, agent)["reason"] = reason
         self._push(now + length, _AUX_END, (agent, agent.aux_token))
 
     def _aux_end(self, now: float, target: tuple[_Agent, int]) -> None:
@@ -434,14 +437,16 @@ class _Simulation:
         """An agent done with a contact, an aux, a missed offer or just logged in: log out at the end of
         the shift, else take a due aux, else the longest-waiting contact of its queues, else wait for one."""
         if agent.leaving:
-            self._agent_state(now, agent, "logged_out")
+            self._log_out(now, agent)
             return
         if agent.pending:
             reason, length = agent.pending.popleft()
             self._go_aux(now, agent, reason, length)
             return
         if agent.state != "available":
-            self._agent_state(now, agent, "available")
+            agent.state = "available"
+            if self._agent_events:
+                self._agent_event(now, agent)
         contact = self._longest_waiting(agent)
         if contact is not None:
             self._assign(now, contact, agent, self._rng.uniform(*_CONNECT_S))
@@ -590,7 +595,11 @@ class _Simulation:
         event = self._emit("contact.answered", now, contact)
         event["agent_id"] = agent.agent_id
         event["wait_s"] = round(contact.wait_s, 3)
-        self._agent_state(now, agent, "on_contact", contact=contact)
+        agent.state = "on_contact"
+        if self._agent_events:
+            taken = self._agent_event(now, agent)
+            taken["contact_id"] = contact.contact_id
+            taken["queue"] = queue.name
         talk_s = min(rng.lognormvariate(queue.talk_mu, _TALK_SIGMA), queue.talk_cap)
         hold_s = rng.uniform(*_HOLD_S) if rng.random() < _HOLD_PROBABILITY else 0.0
         self._push(now + talk_s + hold_s, _END, (contact, agent, talk_s, hold_s))
@@ -601,7 +610,9 @@ class _Simulation:
         event["agent_id"] = agent.agent_id
         event["talk_s"] = round(talk_s, 3)
         event["hold_s"] = round(hold_s, 3)
-        self._agent_state(now, agent, "after_contact_work")
+        agent.state = "after_contact_work"
+        if self._agent_events:
+            self._agent_event(now, agent)
         acw_s = self._rng.uniform(*_ACW_S)
         self._push(now + acw_s, _WRAPUP, (contact, agent, acw_s))
 
@@ -661,25 +672,21 @@ class _Simulation:
         self._agent_layer_events += 1
         return f"{self._id_prefix}a{self._agent_layer_events:012d}"
 
-    def _agent_state(
-        self, now: float, agent: _Agent, state: str, reason: str | None = None, contact: _Contact | None = None
-    ) -> dict[str, Any] | None:
-        """Set the agent's state; the event saying so when the agent layer is emitted."""
-        agent.state = state
-        if not self._agent_events:
-            return None
+    def _log_out(self, now: float, agent: _Agent) -> None:
+        agent.state = "logged_out"
+        if self._agent_events:
+            self._agent_event(now, agent)
+
+    def _agent_event(self, now: float, agent: _Agent) -> dict[str, Any]:
+        """The agent layer's event saying the agent is now in its state; callers set the state first (and
+        emit only with the agent layer on: a call per state change is a cost the contacts alone skip)."""
         event: dict[str, Any] = {
             "event_id": self._agent_layer_id(),
             "type": "agent.state_changed",
             "time": self._format_time(now),
             "agent_id": agent.agent_id,
-            "state": state,
+            "state": agent.state,
         }
-        if reason is not None:
-            event["reason"] = reason
-        if contact is not None:
-            event["contact_id"] = contact.contact_id
-            event["queue"] = contact.queue.name
         self._out.append(event)
         return event
 
