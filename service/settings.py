@@ -89,9 +89,17 @@ class EmbeddedBrokerSettings(_Section):
 AgentStateName = Literal["logged_out", "available", "on_contact", "after_contact_work", "aux"]
 
 
+def _twilio_activities() -> dict[str, AgentStateName]:
+    return {"Available": "available", "Offline": "logged_out", "Unavailable": "aux", "Break": "aux"}
+
+
+def _connect_statuses() -> dict[str, AgentStateName]:
+    return {"Available": "available", "Offline": "logged_out"}
+
+
 class TwilioSettings(_Section):
     activity_states: dict[str, AgentStateName] = Field(
-        default_factory=lambda: {"Available": "available", "Offline": "logged_out", "Unavailable": "aux", "Break": "aux"},
+        default_factory=_twilio_activities,
         description="TaskRouter activity name to the agent state it means; an unlisted activity is aux, with its name as the reason (so is any listed as aux)",
     )
     auth_token: SecretStr | None = Field(
@@ -109,7 +117,7 @@ class AmazonConnectSettings(_Section):
         default_factory=dict, description="queue id (the last part of its ARN) to the name cxpulse shows; unlisted queues keep their id"
     )
     status_states: dict[str, AgentStateName] = Field(
-        default_factory=lambda: {"Available": "available", "Offline": "logged_out"},
+        default_factory=_connect_statuses,
         description="agent status name to the agent state it means; unlisted: a routable status is available, an offline one logged_out, any other aux with its name as the reason",
     )
 
