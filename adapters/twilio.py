@@ -121,7 +121,7 @@ def map_callback(form: Mapping[str, str], states: ActivityStates = DEFAULT_ACTIV
             "channel": channel,
         }
         if offer is not None:
-            event["event_id"] = f"twilio-{required(form, 'ReservationSid', what)}-{offer}"
+            event["event_id"] = f"twilio-{_reservation(form, what)}-{offer}"
             required(form, "WorkerSid", what)
         if form.get("WorkerSid"):
             event["agent_id"] = form["WorkerSid"]
@@ -167,11 +167,19 @@ def _reservation_state(
         after, reason = activity_state(form["WorkerActivityName"], states)
         if after in ("logged_out", "aux"):
             state = after
-    event = _worker(form, what, f"twilio-{required(form, 'ReservationSid', what)}-{step}", at, state, reason)
+    event = _worker(form, what, f"twilio-{_reservation(form, what)}-{step}", at, state, reason)
     event["channel"] = channel
     if step == "on_contact":
         event["contact_id"], event["queue"] = task, queue
     return event
+
+
+def _reservation(form: Mapping[str, str], what: str) -> str:
+    """ReservationSid, which every reservation callback carries (its ResourceSid is the same)."""
+    sid = form.get("ReservationSid") or (form.get("ResourceSid") if form.get("ResourceType") == "Reservation" else None)
+    if not sid:
+        raise Unmappable(f"{what}: ReservationSid is missing")
+    return sid
 
 
 def _queues(attributes_json: str | None) -> list[str] | None:

@@ -189,7 +189,7 @@ def test_rejected_and_timed_out_reservations_are_missed_by_their_worker() -> Non
         ("twilio-WR2-missed", "contact.missed", "09:00:25.000", WORKER),
     ]
     with pytest.raises(Unmappable, match="ReservationSid is missing"):
-        map_callback(callback("reservation.timeout", 25, ResourceType="Reservation", WorkerSid=WORKER))
+        map_callback(callback("reservation.timeout", 25, ResourceType="Reservation", ResourceSid="", WorkerSid=WORKER))
     with pytest.raises(Unmappable, match="WorkerActivityName is missing"):
         map_callback(activity(0, "", "EV09"))
 
