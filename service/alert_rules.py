@@ -181,10 +181,11 @@ def agent_rules(thresholds: Thresholds) -> dict[str, Any]:
     within ``staffed_within``, else a center that publishes no agent events would be paged for every
     waiting contact."""
     staffing = thresholds.staffing
+    waiting, available, staffed = (KPIS_BY_NAME[name].metric for name in ("waiting_now", "agents_available", "agents_staffed"))
     expression = (
-        "cxpulse_waiting_contacts > 0\n"
-        "  unless on (queue, channel) cxpulse_agents_available > 0\n"
-        f"  and on (queue, channel) max_over_time(cxpulse_agents_staffed[{staffing.staffed_within}]) > 0"
+        f"{waiting} > 0\n"
+        f"  unless on (queue, channel) {available} > 0\n"
+        f"  and on (queue, channel) max_over_time({staffed}[{staffing.staffed_within}]) > 0"
     )
     rule = {
         "alert": "CxpulseContactsWaitingNoAgent",
