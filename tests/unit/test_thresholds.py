@@ -170,8 +170,8 @@ def test_the_staffing_rule_judges_each_queue_and_channel_with_the_file_s_duratio
     assert rule["annotations"]["runbook_url"] == "https://rb/staffing"
     assert rule["expr"] == (
         "cxpulse_waiting_contacts > 0\n"
-        "  unless on (queue, channel) cxpulse_agents_available > 0\n"
-        "  and on (queue, channel) max_over_time(cxpulse_agents_staffed[8h]) > 0"
+        "  unless on (queue, channel) cxpulse_available_agents > 0\n"
+        "  and on (queue, channel) max_over_time(cxpulse_staffed_agents[8h]) > 0"
     )
 
 
