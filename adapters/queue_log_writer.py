@@ -50,6 +50,7 @@ class QueueLogWriter:
         self._transferred: set[str] = set()
         self._held: list[dict[str, Any]] = []
         self._agents: dict[str, _Agent] = {}
+        self._channels: dict[str, str] = {}
 
     def lines(self, events: Iterable[dict[str, Any]], final: bool = True) -> Iterator[str]:
         for event in events:
@@ -57,7 +58,10 @@ class QueueLogWriter:
                 yield from self.finish()
             kind = event["type"]
             if kind.startswith("agent."):
-                if event.get("channel", "voice") == "voice":
+                # The contract gives an agent's channel once and carries it forward: a queue_log has
+                # only the telephony agents.
+                channel = self._channels[event["agent_id"]] = event.get("channel") or self._channels.get(event["agent_id"], "voice")
+                if channel == "voice":
                     yield from self._agent_lines(event)
             elif event.get("channel") == "voice":
                 yield from self._lines(event)
