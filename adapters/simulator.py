@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from adapters.cx_traffic import Action, CxLayer
+
 # Share of the peak arrival rate for each UTC hour of event time: quiet nights, a morning ramp, a
 # late-morning peak, a lunch dip and a second, slightly lower, early-afternoon peak.
 DIURNAL_LOAD: Final = (
@@ -95,8 +97,8 @@ _LAST_NAMES: Final = (
 )  # fmt: skip
 
 (
-    _ARRIVAL, _REPEAT, _ABANDON, _END, _WRAPUP, _SURVEY, _CONNECT, _MISSED, _SHIFT, _AUX_START, _AUX_END,
-) = range(11)  # fmt: skip
+    _ARRIVAL, _REPEAT, _ABANDON, _END, _WRAPUP, _SURVEY, _CONNECT, _MISSED, _SHIFT, _AUX_START, _AUX_END, _CX,
+) = range(12)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,7 @@ def generate(
     rate_scale: float = 1.0,
     load: Sequence[float] = FLAT_LOAD,
     agents: bool = False,
+    cx: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield contract-v1 event dicts in non-decreasing event time from epoch `start` for `duration_s` seconds of
     event time (None = forever). Same seed + same args => identical sequence. ``load`` is the share of the
@@ -190,7 +193,7 @@ def generate(
     if len(load) != 24 or not all(0.0 <= share <= 1.0 for share in load) or not any(load):
         raise ValueError("load must give 24 hourly shares of the peak rate, each from 0 to 1, not all 0")
     end = math.inf if duration_s is None else start + duration_s
-    return _Simulation(start, seed, queues, rate_scale, tuple(load), agents).run(end)
+    return _Simulation(start, seed, queues, rate_scale, tuple(load), agents, cx).run(end)
 
 
 class _TimeFormatter:
@@ -295,6 +298,7 @@ class _Simulation:
         rate_scale: float,
         load: tuple[float, ...],
         agent_events: bool,
+        cx: bool = False,
     ) -> None:
         self._rng = random.Random(seed)
         self._load = load
@@ -322,13 +326,24 @@ class _Simulation:
             self._shift,
             self._aux_start,
             self._aux_end,
+            self._cx_action,
         )
+        self._cx: CxLayer | None = None
+        if cx:
+            peak = sum(profile.calls_per_hour for profile in profiles) * rate_scale
+            self._cx = CxLayer(
+                seed, start, self._id_prefix, [profile.name for profile in profiles], peak, load,
+                lambda moment, action: self._push(moment, _CX, action), self._format_time,
+            )  # fmt: skip
         self._staff(start, profiles)
         for queue in self._queues:
             self._schedule_arrival(queue, start)
 
     def run(self, end: float) -> Iterator[dict[str, Any]]:
         heap, out, handlers = self._heap, self._out, self._handlers
+        if self._cx is not None:
+            yield from self._cx.opening
+            self._cx.opening.clear()
         while heap and heap[0][0] < end:
             moment, _, kind, target = heapq.heappop(heap)
             handlers[kind](moment, target)
@@ -338,6 +353,9 @@ class _Simulation:
     def _push(self, moment: float, kind: int, target: Any) -> None:
         self._sequence += 1
         heapq.heappush(self._heap, (moment, self._sequence, kind, target))
+
+    def _cx_action(self, now: float, action: Action) -> None:
+        self._out.extend(action(now))
 
     # Staffing: seats, shifts and aux.
 
@@ -550,7 +568,8 @@ class _Simulation:
         rng = self._rng
         if rng.random() < _UNKNOWN_AMONG_FRESH:
             return None
-        return f"cust-{int(rng.random() * _CUSTOMER_POOL):06d}"
+        draw = rng.random()
+        return f"cust-{int(draw * _CUSTOMER_POOL):06d}" if self._cx is None else self._cx.customer(draw)
 
     def _repeat(self, now: float, target: tuple[_Queue, str]) -> None:
         queue, customer_id = target
@@ -586,6 +605,8 @@ class _Simulation:
         contact.waiting = False
         event = self._emit("contact.abandoned", now, contact)
         event["wait_s"] = round(now - contact.offered_at, 3)
+        if self._cx is not None:
+            self._cx.abandoned(now, event, now - contact.offered_at)
         self._maybe_repeat(now, contact)
 
     def _answer(self, now: float, contact: _Contact, agent: _Agent) -> None:
@@ -603,6 +624,8 @@ class _Simulation:
         talk_s = min(rng.lognormvariate(queue.talk_mu, _TALK_SIGMA), queue.talk_cap)
         hold_s = rng.uniform(*_HOLD_S) if rng.random() < _HOLD_PROBABILITY else 0.0
         self._push(now + talk_s + hold_s, _END, (contact, agent, talk_s, hold_s))
+        if self._cx is not None:
+            self._cx.conversation(now, now + talk_s + hold_s, event, contact.wait_s)
 
     def _end(self, now: float, target: tuple[_Contact, _Agent, float, float]) -> None:
         contact, agent, talk_s, hold_s = target
@@ -649,6 +672,8 @@ class _Simulation:
             event["channel"] = contact.queue.channel
             event["agent_id"] = contact.agent_id
         event.update(_survey_answers(rng, contact.wait_s))
+        if self._cx is not None:
+            self._cx.comment(event)
         self._out.append(event)
 
     # Output.

@@ -181,6 +181,7 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     events = generate(
         start, args.duration, seed=args.seed, queues=queue_profiles(args.queues), rate_scale=args.rate_scale,
         load=LOAD_PROFILES[args.load], agents=args.format == "events" and not args.no_agents,
+        cx=args.format == "events" and not args.no_cx,
     )  # fmt: skip
     if args.format == "asterisk":
         return _simulate_queue_log(args, events)
@@ -388,7 +389,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         "Serve /v1/kpis, /healthz, /readyz, /metrics and /docs on api.host:api.port. Reads the KPI snapshot log "
         "itself, so any number of API processes can run beside the workers.")
     simulate = add("simulate", _cmd_simulate, "publish realistic, reproducible demo traffic",
-                   "Publish simulated calls, chats, surveys and the agents serving them (their states on cx.agents) "
+                   "Publish simulated calls, chats, surveys and the agents serving them (their states on cx.agents), "
+                   "tickets (cx.tickets), customer accounts (cx.accounts) and chat messages "
                    "at the pace of their event times, until stopped (or for --duration seconds of event time).")
     _add_simulation_options(simulate)
     replay = add("replay", _cmd_replay, "publish recorded traffic (jsonl or the anonbank call log) in event-time order",
@@ -406,6 +408,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     simulate.add_argument("--format", choices=["events", "asterisk"], default="events", help="events: publish contract events to Kafka; asterisk: append the voice calls as Asterisk queue_log lines to --output, for `cxpulse ingest asterisk` (default: %(default)s)")
     simulate.add_argument("--output", metavar="FILE", help="the queue_log file --format asterisk appends to")
     simulate.add_argument("--no-agents", action="store_true", help="publish no agent events (cx.agents) and no contact.ringing/contact.missed, only contacts and surveys (--format asterisk never has them)")
+    simulate.add_argument("--no-cx", action="store_true", help="publish no tickets (cx.tickets), accounts (cx.accounts), chat messages or survey comments (--format asterisk never has them)")
     ingest = add("ingest", _cmd_ingest, "publish a platform's log as contract events (Asterisk queue_log)",
                  "Read Asterisk's queue_log (the pipe-separated file, or the database/CSV export) and publish its calls "
                  "as contract events: ENTERQUEUE offered, CONNECT answered, ABANDON abandoned, the queue exits as "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 import pytest
@@ -621,3 +622,257 @@ def test_a_whole_shift_holds_two_breaks_a_lunch_and_sometimes_a_meeting_or_train
             aux_s = _seconds_by_state(shift, login, logout, logout)["aux"]
             assert 60 * 60 - 0.01 <= aux_s <= 120 * 60 + 0.01, (agent_id, aux_s)
     assert whole > 50
+
+
+# The CX layer: tickets, accounts, chat messages and survey comments.
+
+CX_HOURS = 6
+STREAM_END_CX = START + CX_HOURS * 3600
+CX_TYPES = {
+    "ticket.created", "ticket.first_response", "ticket.resolved", "ticket.reopened",
+    "customer.joined", "customer.churned", "customer.purchase", "chat.message",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cx_stream() -> list[Event]:
+    return list(generate(START, CX_HOURS * 3600, seed=7, cx=True))
+
+
+@pytest.fixture(scope="module")
+def vader() -> Callable[[str], float]:
+    """The scorer the sentiment consumer uses: an independent judge of the texts' tone."""
+    analyzer = pytest.importorskip("vaderSentiment.vaderSentiment").SentimentIntensityAnalyzer()
+    return lambda text: float(analyzer.polarity_scores(text)["compound"])
+
+
+def _tickets(stream: list[Event]) -> dict[str, list[Event]]:
+    by_ticket: dict[str, list[Event]] = defaultdict(list)
+    for event in stream:
+        if event["type"].startswith("ticket."):
+            by_ticket[event["ticket_id"]].append(event)
+    return by_ticket
+
+
+def test_the_cx_layer_is_off_unless_asked_for(stream: list[Event]) -> None:
+    assert {event["type"] for event in stream} <= {
+        "contact.offered", "contact.answered", "contact.abandoned", "contact.ended", "contact.wrapup_ended",
+        "survey.submitted",
+    }  # fmt: skip
+    assert not any("comment" in event for event in stream)
+
+
+def test_cx_events_carry_exactly_the_fields_of_the_contract(cx_stream: list[Event]) -> None:
+    ticket = {"event_id", "type", "time", "ticket_id"}
+    account = {"event_id", "type", "time", "customer_id"}
+    message = {"event_id", "type", "time", "contact_id", "customer_id", "queue", "channel", "sender", "text"}
+    fields = {
+        "ticket.created": ticket | {"queue", "channel", "category", "complaint"},
+        "ticket.first_response": ticket, "ticket.resolved": ticket, "ticket.reopened": ticket,
+        "customer.joined": account, "customer.churned": account, "customer.purchase": account | {"amount", "currency"},
+        "chat.message": message,
+    }  # fmt: skip
+    seen = Counter(event["type"] for event in cx_stream)
+    assert all(seen[kind] for kind in CX_TYPES), seen
+    for event in cx_stream:
+        if event["type"] in fields:
+            expected = fields[event["type"]]
+            assert expected - {"customer_id"} <= event.keys() <= expected | {"customer_id"}, event
+            assert isinstance(event["event_id"], str) and event["event_id"]
+            parse_time(event["time"])
+        if event["type"] == "ticket.created":
+            assert isinstance(event["complaint"], bool)
+        if event["type"] == "customer.purchase":
+            assert event["amount"] >= 0 and event["currency"] == "EUR"
+        if event["type"] == "chat.message":
+            assert event["sender"] in ("customer", "agent") and 0 < len(event["text"]) <= 4000
+        if event["type"] == "survey.submitted" and "comment" in event:
+            assert 0 < len(event["comment"]) <= 4000
+
+
+def test_with_the_cx_layer_the_contacts_are_the_same_only_their_customers_are_account_holders(
+    stream: list[Event], cx_stream: list[Event]
+) -> None:
+    def without_customer(event: Event) -> Event:
+        return {name: value for name, value in event.items() if name not in ("customer_id", "comment")}
+
+    own = [event for event in cx_stream if event["type"] not in CX_TYPES]
+    assert [without_customer(event) for event in own] == [without_customer(event) for event in stream]
+    joined = {event["customer_id"] for event in cx_stream if event["type"] == "customer.joined"}
+    known = [event["customer_id"] for event in own if event["type"] == "contact.offered" and event["customer_id"]]
+    assert known and all(customer in joined for customer in known)
+    assert len(set(known)) > 0.5 * len(known)
+
+
+def test_the_cx_layer_replays_for_a_seed_and_differs_for_another() -> None:
+    first = list(generate(START, 1800, seed=11, cx=True))
+    assert first == list(generate(START, 1800, seed=11, cx=True))
+    assert first != list(generate(START, 1800, seed=12, cx=True))
+
+
+def test_history_before_the_start_comes_first_then_time_never_goes_back(cx_stream: list[Event]) -> None:
+    times = [parse_time(event["time"]) for event in cx_stream]
+    opening = next(index for index, moment in enumerate(times) if moment >= START)
+    assert opening > 10_000
+    assert times[:opening] == sorted(times[:opening])
+    assert all(b >= a for a, b in zip(times[opening:], times[opening + 1 :]))
+    assert {event["type"] for event in cx_stream[:opening]} <= {
+        "customer.joined", "ticket.created", "ticket.first_response", "ticket.resolved", "ticket.reopened",
+    }  # fmt: skip
+    ids = [event["event_id"] for event in cx_stream]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_base_joined_before_the_start_and_grows_churns_and_buys(cx_stream: list[Event]) -> None:
+    joined: dict[str, float] = {}
+    churned: dict[str, float] = {}
+    purchases: list[float] = []
+    for event in cx_stream:
+        customer, moment = event.get("customer_id"), parse_time(event["time"])
+        if event["type"] == "customer.joined":
+            assert customer not in joined
+            joined[customer] = moment
+        elif event["type"] == "customer.churned":
+            assert customer in joined and customer not in churned and joined[customer] < moment
+            churned[customer] = moment
+        elif event["type"] == "customer.purchase":
+            assert customer in joined and customer not in churned
+            purchases.append(event["amount"])
+    base = [customer for customer, moment in joined.items() if moment < START]
+    # Sized by the default queues' peak rate: 1,050 contacts an hour x 24.
+    assert len(base) == 1050 * 24
+    assert all(START - 3 * 365 * 86400 <= moment <= START - 86400 for moment in joined.values() if moment < START)
+    assert len(joined) > len(base) and churned
+    # 4 purchases a year per customer: 25,200 x 4 x 6 / 8,760 = 69 expected in 6 hours.
+    assert 40 <= len(purchases) <= 100
+    assert 80 <= statistics.mean(purchases) <= 120
+
+
+def test_churn_rises_after_an_abandoned_contact_or_a_negative_chat() -> None:
+    day = list(generate(START, 24 * 3600, seed=5, cx=True))
+    bad: dict[str, float] = {}
+    answered_wait = {e["contact_id"]: e["wait_s"] for e in day if e["type"] == "contact.answered"}
+    for event in day:
+        customer = event.get("customer_id")
+        if customer is None or customer in bad:
+            continue
+        if event["type"] == "contact.abandoned" or (
+            event["type"] == "contact.ended" and event["channel"] == "chat" and answered_wait[event["contact_id"]] >= 120
+        ):
+            bad[customer] = parse_time(event["time"])
+    active = {e["customer_id"] for e in day if e["type"] == "customer.joined" and parse_time(e["time"]) < START}
+    churned_after_bad = churned_other = 0
+    for event in day:
+        if event["type"] == "customer.churned":
+            customer = event["customer_id"]
+            if customer in bad and parse_time(event["time"]) > bad[customer]:
+                churned_after_bad += 1
+            elif customer not in bad:
+                churned_other += 1
+    assert len(bad) > 500
+    after_bad = churned_after_bad / len(bad)
+    otherwise = churned_other / (len(active) - len(bad))
+    assert after_bad > 5 * otherwise, (churned_after_bad, len(bad), churned_other)
+
+
+def test_tickets_come_by_email_web_form_and_social_in_categories_with_some_complaints(cx_stream: list[Event]) -> None:
+    created = [event for event in cx_stream if event["type"] == "ticket.created"]
+    channels = Counter(event["channel"] for event in created)
+    categories = Counter(event["category"] for event in created)
+    assert set(channels) == {"email", "web_form", "social"}
+    assert channels["email"] > channels["web_form"] > channels["social"]
+    assert set(categories) == {"billing", "technical", "account", "delivery"}
+    assert {event["queue"] for event in created} <= {profile.name for profile in DEFAULT_QUEUES}
+    complaints = sum(event["complaint"] for event in created)
+    # 5% of ~3,500 tickets: binomial sd ~13, so 3% to 7% is far outside chance.
+    assert 0.03 <= complaints / len(created) <= 0.07
+    unknown = sum("customer_id" not in event for event in created)
+    assert 0.05 <= unknown / len(created) <= 0.15
+
+
+def test_tickets_are_answered_within_hours_resolved_within_a_day_or_two_and_some_reopen(cx_stream: list[Event]) -> None:
+    first_response, resolution, reopened, whole = [], [], 0, 0
+    for steps in _tickets(cx_stream).values():
+        kinds = [event["type"] for event in steps]
+        if kinds[0] != "ticket.created":
+            pytest.fail(f"a ticket begins with {kinds[0]}")
+        assert kinds.count("ticket.created") == 1 and kinds.count("ticket.first_response") <= 1
+        assert all(event.get("customer_id") == steps[0].get("customer_id") for event in steps)
+        created = parse_time(steps[0]["time"])
+        times = [parse_time(event["time"]) for event in steps]
+        assert times == sorted(times)
+        if "ticket.first_response" in kinds:
+            first_response.append(times[kinds.index("ticket.first_response")] - created)
+        if "ticket.resolved" in kinds:
+            whole += 1
+            resolution.append(times[kinds.index("ticket.resolved")] - created)
+            assert kinds.index("ticket.first_response") < kinds.index("ticket.resolved")
+        if "ticket.reopened" in kinds:
+            reopened += 1
+            assert kinds[kinds.index("ticket.reopened") - 1] == "ticket.resolved"
+    assert 0.5 * 3600 <= statistics.median(first_response) <= 4 * 3600
+    assert 8 * 3600 <= statistics.median(resolution) <= 48 * 3600
+    # 8% reopen, up to two days after their resolution: the stream's end cuts off a good part of them.
+    assert 0.015 <= reopened / whole <= 0.12
+
+
+def test_a_backlog_of_open_tickets_exists_at_the_start(cx_stream: list[Event]) -> None:
+    open_at_start = 0
+    for steps in _tickets(cx_stream).values():
+        before = [event["type"] for event in steps if parse_time(event["time"]) < START]
+        if before and before[-1] in ("ticket.created", "ticket.first_response", "ticket.reopened"):
+            open_at_start += 1
+    assert open_at_start > 100
+
+
+def test_chats_carry_messages_whose_tone_follows_the_wait(
+    cx_stream: list[Event], vader: Callable[[str], float]
+) -> None:
+    contacts = {e["contact_id"]: e for e in cx_stream if e["type"] in ("contact.answered", "contact.abandoned")}
+    ended = {e["contact_id"]: parse_time(e["time"]) for e in cx_stream if e["type"] == "contact.ended"}
+    messages: dict[str, list[Event]] = defaultdict(list)
+    for event in cx_stream:
+        if event["type"] == "chat.message":
+            messages[event["contact_id"]].append(event)
+    tones: dict[str, list[float]] = defaultdict(list)
+    for contact_id, said in messages.items():
+        contact = contacts[contact_id]
+        assert contact["channel"] == "chat"
+        assert all(m["customer_id"] == contact["customer_id"] and m["queue"] == contact["queue"] for m in said)
+        if contact["type"] == "contact.abandoned":
+            assert [m["sender"] for m in said] == ["customer"] and vader(said[0]["text"]) <= -0.05
+            continue
+        senders = [m["sender"] for m in said]
+        if ended.get(contact_id, math.inf) < STREAM_END_CX - 60:
+            assert senders == ["customer", "agent", "customer"]
+        else:
+            assert senders == ["customer", "agent", "customer"][: len(senders)]
+            continue
+        assert parse_time(said[-1]["time"]) <= max(ended[contact_id], parse_time(contact["time"]) + 21) + 0.001
+        wait = contact["wait_s"]
+        band = "short" if wait < 30 else "long" if wait >= 120 else "middle"
+        tones[band].append(vader(said[-1]["text"]))
+        if band == "long":
+            assert vader(said[0]["text"]) <= -0.05
+        else:
+            assert abs(vader(said[0]["text"])) < 0.05
+    assert all(score >= 0.05 for score in tones["short"]) and tones["short"]
+    assert all(score <= -0.05 for score in tones["long"]) and tones["long"]
+    assert all(abs(score) < 0.05 for score in tones["middle"])
+    answered_chats = [c for c in contacts.values() if c["channel"] == "chat" and c["type"] == "contact.answered"]
+    assert len(messages) >= len(answered_chats)
+
+
+def test_some_survey_comments_in_the_tone_of_their_scores(cx_stream: list[Event], vader: Callable[[str], float]) -> None:
+    surveys = [event for event in cx_stream if event["type"] == "survey.submitted"]
+    commented = [survey for survey in surveys if "comment" in survey]
+    assert 0.25 <= len(commented) / len(surveys) <= 0.55
+    for survey in commented:
+        if "csat" in survey:
+            score = vader(survey["comment"])
+            if survey["csat"] >= 4:
+                assert score >= 0.05
+            elif survey["csat"] <= 2:
+                assert score <= -0.05
+            else:
+                assert abs(score) < 0.05
