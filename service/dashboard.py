@@ -24,14 +24,19 @@ from kpis.windows import ROLLING
 
 UID: Final = "cxpulse-overview"
 DATASOURCE: Final = {"type": "prometheus", "uid": "cxpulse-prometheus"}
-SECTION_TITLES: Final[dict[Section, str]] = {
+# Keyed by name rather than by the Section type, so the titles of sections still to come are ready.
+SECTION_TITLES: Final[dict[str, str]] = {
     "volumes": "Volumes",
     "waits": "Wait time and service level",
     "abandonment": "Abandonment",
     "handling": "Handling",
     "quality": "Quality",
     "agents": "Agents",
+    "tickets": "Tickets",
+    "customers": "Customers",
 }
+# Company-wide KPIs: their gauges have no queue or channel of their own, so no filter applies.
+UNFILTERED_SECTIONS: Final = frozenset({"customers"})
 GRID_WIDTH: Final = 24
 STAT_SIZE: Final = (4, 4)
 GRAPH_SIZE: Final = (8, 8)
@@ -89,11 +94,13 @@ class Panel:
 
 @dataclass(frozen=True)
 class Row:
-    """A titled row; each band of panels (its stats, then its graphs) starts on a new line."""
+    """A titled row; each band of panels (its stats, then its graphs) starts on a new line. ``sides``
+    are two columns of half the grid's width, laid out beside each other after the bands."""
 
     key: str
     title: str
     bands: tuple[tuple[Panel, ...], ...]
+    sides: tuple[tuple[Panel, ...], tuple[Panel, ...]] | None = None
 
 
 def _target(ref: str, target: Target, **extra: Any) -> dict[str, Any]:
@@ -161,9 +168,12 @@ def graph(
 
 
 def selector(kpi: Kpi) -> str:
-    """The KPI's gauge under the dashboard's filters; live gauges have no window label."""
-    window = ',window="$window"' if kpi.kind == "window" else ""
-    return f"{kpi.metric}{{{FILTER}{window}}}"
+    """The KPI's gauge under the dashboard's filters; live gauges have no window label, company-wide
+    ones (customers) no queue or channel filter."""
+    labels = [] if kpi.section in UNFILTERED_SECTIONS else [FILTER]
+    if kpi.kind == "window":
+        labels.append('window="$window"')
+    return f"{kpi.metric}{{{','.join(labels)}}}"
 
 
 def counter(metric: str) -> str:
@@ -657,6 +667,36 @@ def _pipeline_graphs() -> tuple[Panel, ...]:
 # -- the document ------------------------------------------------------------------------------------
 
 
+def text(key: str, title: str, content: str, size: tuple[int, int]) -> Panel:
+    return Panel(key, size, {
+        "type": "text", "title": title, "options": {"mode": "markdown", "content": content},
+    })  # fmt: skip
+
+
+def indicator(kpi: Kpi) -> str | None:
+    """The catalog's leading or lagging; None for a KPI on neither side of the scorecard."""
+    side: str | None = getattr(kpi, "indicator", None)
+    return side
+
+
+SIDES: Final = (
+    ("leading", "Leading indicators", "Move first and can still be acted on today: waits, abandonment, backlog, sentiment."),
+    ("lagging", "Lagging indicators", "Report the outcome afterwards: CSAT, NPS, churn, CLV, cost per contact."),
+)
+
+
+def scorecard_row(thresholds: Thresholds | None) -> Row:
+    """Leading indicators on the left, lagging ones on the right, as GET /v1/scorecard splits them;
+    the same stats as in the KPIs' own rows, coloured by the same rules."""
+    columns = []
+    for side, title, content in SIDES:
+        kpis = [kpi for kpi in KPIS if indicator(kpi) == side]
+        header = text(f"scorecard:{side}", title, content, (GRID_WIDTH // 2, 2))
+        stats = (replace(kpi_stat(kpi, thresholds), key=f"scorecard:{side}:{kpi.name}") for kpi in kpis)
+        columns.append((header, *stats))
+    return Row("row:scorecard", "Scorecard — leading vs lagging ($window window)", (), (columns[0], columns[1]))
+
+
 def section_row(section: Section, thresholds: Thresholds | None) -> Row:
     kpis = [kpi for kpi in KPIS if kpi.section == section]
     fixed = FIXED.get(section, Fixed)()
@@ -668,7 +708,8 @@ def section_row(section: Section, thresholds: Thresholds | None) -> Row:
 def rows(thresholds: Thresholds | None) -> list[Row]:
     overview = Row("row:overview", "Overview — queues × channels ($window window)", ((overview_table(thresholds),),))
     pipeline = Row("row:pipeline", "Pipeline health", (_pipeline_stats(), _pipeline_graphs()))
-    return [overview, *(section_row(section, thresholds) for section in SECTIONS), pipeline]
+    sections = (section_row(section, thresholds) for section in SECTIONS)
+    return [overview, scorecard_row(thresholds), *sections, pipeline]
 
 
 def panel_id(key: str) -> int:
@@ -694,6 +735,24 @@ def _band(panels: Sequence[Panel], top: int) -> tuple[list[dict[str, Any]], int]
     return placed, y + line_height
 
 
+def _sides(sides: tuple[Sequence[Panel], Sequence[Panel]], top: int) -> tuple[list[dict[str, Any]], int]:
+    """Two columns of half the grid's width side by side, each wrapping within its half; the y below
+    the taller one."""
+    half = GRID_WIDTH // 2
+    placed: list[dict[str, Any]] = []
+    bottom = top
+    for left, panels in zip((0, half), sides):
+        x, y, line_height = left, top, 0
+        for panel in panels:
+            width, height = panel.size
+            if x + width > left + half:
+                x, y, line_height = left, y + line_height, 0
+            placed.append(_placed(panel, x, y))
+            x, line_height = x + width, max(line_height, height)
+        bottom = max(bottom, y + line_height)
+    return placed, bottom
+
+
 def layout(all_rows: Sequence[Row]) -> list[dict[str, Any]]:
     """Rows one under the other, each band of a row (stats, then graphs) from a new line."""
     panels: list[dict[str, Any]] = []
@@ -704,6 +763,9 @@ def layout(all_rows: Sequence[Row]) -> list[dict[str, Any]]:
         y += 1
         for band in row.bands:
             placed, y = _band(band, y)
+            panels += placed
+        if row.sides is not None:
+            placed, y = _sides(row.sides, y)
             panels += placed
     ids = [panel["id"] for panel in panels]
     if len(set(ids)) != len(ids):

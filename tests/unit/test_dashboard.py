@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kpis.catalog import KPIS, SECTIONS, Kpi
+from kpis.catalog import KPIS, KPIS_BY_NAME, SECTIONS, Kpi
 from kpis.thresholds import parse_thresholds
 from service import dashboard
 from service.settings import load_thresholds
@@ -121,3 +121,28 @@ def test_without_thresholds_nothing_is_coloured_and_counts_never_are() -> None:
         assert dashboard.kpi_style(kpi, None).steps == dashboard.NO_LIMITS
         if kpi.better is None:
             assert dashboard.kpi_style(kpi, thresholds).steps == dashboard.NO_LIMITS
+
+
+def test_the_scorecard_row_shows_leading_kpis_on_the_left_and_lagging_ones_on_the_right() -> None:
+    row = panels_by_row(committed())["Scorecard — leading vs lagging ($window window)"]
+    half = dashboard.GRID_WIDTH // 2
+    sides: dict[str, set[str]] = {"left": set(), "right": set()}
+    headers = {}
+    for panel in row:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= half or grid["x"] >= half, f"{panel['title']} straddles the middle"
+        where = "left" if grid["x"] < half else "right"
+        if panel["type"] == "text":
+            headers[where] = panel["title"]
+            continue
+        assert panel["type"] == "stat"
+        sides[where].add(panel["targets"][0]["expr"])
+    assert headers == {"left": "Leading indicators", "right": "Lagging indicators"}
+    # the spec's examples of each side, with the same roll-up as in their own rows
+    for name in ("abandon_rate", "asa_s", "waiting_now"):
+        assert dashboard.roll_up(KPIS_BY_NAME[name]).expr in sides["left"], name
+    for name in ("csat", "nps"):
+        assert dashboard.roll_up(KPIS_BY_NAME[name]).expr in sides["right"], name
+    assert dashboard.roll_up(KPIS_BY_NAME["offered"]).expr not in sides["left"] | sides["right"]
+    assert not sides["left"] & sides["right"]
+
