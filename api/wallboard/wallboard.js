@@ -17,6 +17,10 @@
 // state_thresholds), judged again every second as the time grows. Both stay hidden while no agent
 // is listed (a center that sends no agent events sees the board as before), or with agents=0.
 //
+// Tickets and sentiment: a tile shows its queue's ticket backlog and its customers' mean chat
+// sentiment (with the share negative) only when its row has them, so a center without tickets or
+// scored chats sees the tile as before.
+//
 // The board is marked STALE when the server says stale:true (no worker update for
 // kpi.stale_seconds), when the stream connection has been down for longer than DOWN_GRACE_MS, or
 // when nothing arrived for max_silence seconds.
@@ -129,8 +133,21 @@
       if ((SEVERITY[level] || 0) > (SEVERITY[worst] || 0)) worst = level;
     }
     if (tile.dataset.status !== worst) tile.dataset.status = worst;
+    const extra = fillOptional(tile, entry) ? "true" : "false";
+    if (tile.dataset.cx !== extra) tile.dataset.cx = extra;
     const marked = fillTargets(tile, (entry && entry.row.target) || {}) ? "true" : "false";
     if (tile.dataset.targets !== marked) tile.dataset.targets = marked;
+  }
+
+  /** Show the KPIs a row may lack (backlog, sentiment) only when it has a value; true when any is shown. */
+  function fillOptional(tile, entry) {
+    let any = false;
+    for (const element of tile.querySelectorAll("[data-optional]")) {
+      const present = Boolean(entry) && isNumber(entry.row[element.dataset.for]);
+      if (element.hidden === present) element.hidden = !present;
+      any = any || present;
+    }
+    return any;
   }
 
   /** The target marks of a tile; true when any is shown (the tile then makes room for them). */
