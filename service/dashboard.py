@@ -71,9 +71,10 @@ COUNT: Final = Style("none", 0)
 PER_MINUTE_RATE: Final = Style("cpm", 1)
 SECONDS: Final = Style("s", 0)
 RATIO: Final = Style("percentunit", 1, 0, 1)
-# By catalog unit; a score shown signed (NPS, -100..100) is whole.
+# By catalog unit; a score shown signed (NPS, -100..100) is whole; an amount is money in the configured
+# currency (accounts.currency), so no currency unit is assumed.
 UNIT_STYLES: Final[dict[str, Style]] = {
-    "count": COUNT, "ratio": RATIO, "seconds": Style("s", 1), "score": Style("none", 1),
+    "count": COUNT, "ratio": RATIO, "seconds": Style("s", 1), "score": Style("none", 1), "amount": Style("none", 2),
 }  # fmt: skip
 SIGNED: Final = Style("none", 0)
 
