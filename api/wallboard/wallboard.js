@@ -17,9 +17,9 @@
 // state_thresholds), judged again every second as the time grows. Both stay hidden while no agent
 // is listed (a center that sends no agent events sees the board as before), or with agents=0.
 //
-// Tickets and sentiment: a tile shows its queue's ticket backlog and its customers' mean chat
-// sentiment (with the share negative) only when its row has them, so a center without tickets or
-// scored chats sees the tile as before.
+// Tickets and sentiment: the tiles show their queue's ticket backlog, and their customers' mean chat
+// sentiment with the share negative, once any shown row has tickets (a backlog, or tickets created or
+// resolved in the window) or scored messages; a center without them sees the tiles as before.
 //
 // The board is marked STALE when the server says stale:true (no worker update for
 // kpi.stale_seconds), when the stream connection has been down for longer than DOWN_GRACE_MS, or
@@ -58,6 +58,8 @@
 
   /** Rows of this channel and window by queue, each with the client time it arrived. */
   const rows = new Map();
+  /** The optional KPIs (backlog, sentiment) the tiles show: those some shown row has news of. */
+  const extras = new Set();
   const tiles = new Map();
   /** The last /v1/agents answer and the client time it arrived; a card per agent id. */
   const agents = { answer: null, receivedAt: null };
@@ -133,21 +135,12 @@
       if ((SEVERITY[level] || 0) > (SEVERITY[worst] || 0)) worst = level;
     }
     if (tile.dataset.status !== worst) tile.dataset.status = worst;
-    const extra = fillOptional(tile, entry) ? "true" : "false";
-    if (tile.dataset.cx !== extra) tile.dataset.cx = extra;
+    for (const element of tile.querySelectorAll("[data-optional]")) {
+      const shown = extras.has(element.dataset.for);
+      if (element.hidden === shown) element.hidden = !shown;
+    }
     const marked = fillTargets(tile, (entry && entry.row.target) || {}) ? "true" : "false";
     if (tile.dataset.targets !== marked) tile.dataset.targets = marked;
-  }
-
-  /** Show the KPIs a row may lack (backlog, sentiment) only when it has a value; true when any is shown. */
-  function fillOptional(tile, entry) {
-    let any = false;
-    for (const element of tile.querySelectorAll("[data-optional]")) {
-      const present = Boolean(entry) && isNumber(entry.row[element.dataset.for]);
-      if (element.hidden === present) element.hidden = !present;
-      any = any || present;
-    }
-    return any;
   }
 
   /** The target marks of a tile; true when any is shown (the tile then makes room for them). */
@@ -188,9 +181,23 @@
 
   const layout = (n) => fit(board, n, 1.45);
 
+  const hasTickets = (row) => [row.tickets_backlog, row.tickets_created, row.tickets_resolved].some((v) => isNumber(v) && v > 0);
+  const hasSentiment = (row) => isNumber(row.sentiment_mean);
+
+  /** Which optional KPIs the board shows: the same on every tile, so the tiles stay alike. */
+  function chooseExtras(queues) {
+    const shown = queues.map((queue) => rows.get(queue)).filter(Boolean).map((entry) => entry.row);
+    extras.clear();
+    if (shown.some(hasTickets)) extras.add("tickets_backlog");
+    if (shown.some(hasSentiment)) extras.add("sentiment_mean");
+    const any = extras.size > 0 ? "true" : "false";
+    if (body.dataset.cx !== any) body.dataset.cx = any;
+  }
+
   function render() {
     const now = performance.now();
     const queues = shownQueues();
+    chooseExtras(queues);
     const wanted = new Set(queues);
     for (const [queue, tile] of tiles) {
       if (!wanted.has(queue)) {
