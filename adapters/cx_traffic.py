@@ -4,7 +4,7 @@ It rides on the contact simulation (adapters/simulator.py) rather than beside it
 scorecard is about links between them: churn rises after a customer's abandoned contact or negative
 chat, and a chat's text turns sour after a long wait. It draws from its own ``random.Random``, so the
 contacts' timing, queues and waits are the same with or without it; only the contacts' customer ids
-change, because with accounts the callers have to be the account holders.
+change: a fifth of the callers are account holders, the others guests without an account.
 
 Events dated before the simulation's start (the customer base's joins, the open tickets of the last
 two days) come out first, as ``opening``; everything else goes through the simulation's heap.
@@ -25,8 +25,12 @@ DAY_S: Final = 86_400.0
 YEAR_S: Final = 365.0 * DAY_S
 CURRENCY: Final = "EUR"
 
-# The base: about one account per contact a day at the peak rate, joined over the three years before.
-_BASE_PER_PEAK_HOURLY_CONTACT: Final = 24
+# The base: two accounts per contact a day at the peak rate, joined over the three years before. A
+# fifth of the callers are account holders (the rest, guests, have no account): with everyone an
+# account holder, a base small enough to publish at the start would call back every few days, and
+# repeat contacts would be the norm.
+_BASE_PER_PEAK_HOURLY_CONTACT: Final = 48
+HOLDER_SHARE: Final = 0.2
 _BASE_JOINED_OVER_S: Final = 3 * YEAR_S
 _YEARLY_CHURN: Final = 0.20
 _YEARLY_JOIN_SHARE: Final = 0.22
@@ -181,10 +185,13 @@ class CxLayer:
 
     # -- customers --------------------------------------------------------------------------------
 
-    def customer(self, draw: float) -> str:
-        """The account holder behind a contact, from the contact simulation's own draw in [0, 1), so
-        that the contacts' random sequence stays as it is; former customers still call now and then."""
-        return f"cust-{int(draw * self._customers.count):06d}"
+    def holder(self, draw: float) -> str | None:
+        """The account holder behind a contact, from the contact simulation's own draw in [0, 1) (so
+        that the contacts' random sequence stays as it is), or None for a guest; former customers
+        still call now and then."""
+        if draw >= HOLDER_SHARE:
+            return None
+        return f"cust-{int(draw / HOLDER_SHARE * self._customers.count):06d}"
 
     def _open_base(self, base: int) -> None:
         rng = self._rng

@@ -185,6 +185,13 @@ def generate(
     with or without it. Ids look like ``{seed}-{start_ms}-{n}`` (contact and survey events),
     ``{seed}-{start_ms}-a{n:012d}`` (the agent layer's events, zero-padded so that an agent's events at
     one millisecond sort by id in the order they happened) and ``{seed}-{start_ms}-c{n}`` (contacts).
+
+    ``cx`` adds the CX layer (adapters/cx_traffic.py): tickets (cx.tickets), customer accounts (cx.accounts),
+    ``chat.message`` events of chat contacts and comments on some surveys. The customer base's joins and
+    the last two days' open tickets are dated before ``start`` and come first; after them, times never go
+    back. With it, a fifth of the contacts' customers are account holders (``cust-NNNNNN``), the others
+    guests without an account (``guest-NNNNNN``): the contact events are otherwise the same. Its ids look
+    like ``{seed}-{start_ms}-x{n:012d}`` (tickets ``-t{n}``).
     """
     if duration_s is not None and duration_s < 0:
         raise ValueError("duration_s must not be negative")
@@ -569,7 +576,9 @@ class _Simulation:
         if rng.random() < _UNKNOWN_AMONG_FRESH:
             return None
         draw = rng.random()
-        return f"cust-{int(draw * _CUSTOMER_POOL):06d}" if self._cx is None else self._cx.customer(draw)
+        if self._cx is None:
+            return f"cust-{int(draw * _CUSTOMER_POOL):06d}"
+        return self._cx.holder(draw) or f"guest-{int(draw * _CUSTOMER_POOL):06d}"
 
     def _repeat(self, now: float, target: tuple[_Queue, str]) -> None:
         queue, customer_id = target

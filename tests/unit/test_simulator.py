@@ -690,7 +690,7 @@ def test_cx_events_carry_exactly_the_fields_of_the_contract(cx_stream: list[Even
             assert 0 < len(event["comment"]) <= 4000
 
 
-def test_with_the_cx_layer_the_contacts_are_the_same_only_their_customers_are_account_holders(
+def test_with_the_cx_layer_the_contacts_are_the_same_a_fifth_of_their_customers_account_holders(
     stream: list[Event], cx_stream: list[Event]
 ) -> None:
     def without_customer(event: Event) -> Event:
@@ -700,8 +700,12 @@ def test_with_the_cx_layer_the_contacts_are_the_same_only_their_customers_are_ac
     assert [without_customer(event) for event in own] == [without_customer(event) for event in stream]
     joined = {event["customer_id"] for event in cx_stream if event["type"] == "customer.joined"}
     known = [event["customer_id"] for event in own if event["type"] == "contact.offered" and event["customer_id"]]
-    assert known and all(customer in joined for customer in known)
-    assert len(set(known)) > 0.5 * len(known)
+    holders = [customer for customer in known if customer in joined]
+    guests = [customer for customer in known if customer not in joined]
+    assert all(re.fullmatch(r"guest-\d{6}", customer) for customer in guests)
+    # fresh callers: 20% holders; repeats (15% of contacts) call as who they are
+    assert 0.15 <= len(holders) / len(known) <= 0.25
+    assert len(set(holders)) > 0.8 * len(holders)
 
 
 def test_the_cx_layer_replays_for_a_seed_and_differs_for_another() -> None:
@@ -739,28 +743,28 @@ def test_the_base_joined_before_the_start_and_grows_churns_and_buys(cx_stream: l
             assert customer in joined and customer not in churned
             purchases.append(event["amount"])
     base = [customer for customer, moment in joined.items() if moment < START]
-    # Sized by the default queues' peak rate: 1,050 contacts an hour x 24.
-    assert len(base) == 1050 * 24
+    # Sized by the default queues' peak rate: 1,050 contacts an hour x 48.
+    assert len(base) == 1050 * 48
     assert all(START - 3 * 365 * 86400 <= moment <= START - 86400 for moment in joined.values() if moment < START)
     assert len(joined) > len(base) and churned
-    # 4 purchases a year per customer: 25,200 x 4 x 6 / 8,760 = 69 expected in 6 hours.
-    assert 40 <= len(purchases) <= 100
+    # 4 purchases a year per customer: 50,400 x 4 x 6 / 8,760 = 138 expected in 6 hours (sd 12).
+    assert 100 <= len(purchases) <= 180
     assert 80 <= statistics.mean(purchases) <= 120
 
 
 def test_churn_rises_after_an_abandoned_contact_or_a_negative_chat() -> None:
     day = list(generate(START, 24 * 3600, seed=5, cx=True))
+    active = {e["customer_id"] for e in day if e["type"] == "customer.joined" and parse_time(e["time"]) < START}
     bad: dict[str, float] = {}
     answered_wait = {e["contact_id"]: e["wait_s"] for e in day if e["type"] == "contact.answered"}
     for event in day:
         customer = event.get("customer_id")
-        if customer is None or customer in bad:
+        if customer not in active or customer in bad:
             continue
         if event["type"] == "contact.abandoned" or (
             event["type"] == "contact.ended" and event["channel"] == "chat" and answered_wait[event["contact_id"]] >= 120
         ):
             bad[customer] = parse_time(event["time"])
-    active = {e["customer_id"] for e in day if e["type"] == "customer.joined" and parse_time(e["time"]) < START}
     churned_after_bad = churned_other = 0
     for event in day:
         if event["type"] == "customer.churned":
@@ -769,7 +773,7 @@ def test_churn_rises_after_an_abandoned_contact_or_a_negative_chat() -> None:
                 churned_after_bad += 1
             elif customer not in bad:
                 churned_other += 1
-    assert len(bad) > 500
+    assert len(bad) > 200
     after_bad = churned_after_bad / len(bad)
     otherwise = churned_other / (len(active) - len(bad))
     assert after_bad > 5 * otherwise, (churned_after_bad, len(bad), churned_other)
