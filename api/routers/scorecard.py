@@ -60,6 +60,8 @@ class Scorecard(BaseModel):
     queue: str = Field(description="the queue (* = all queues; customer KPIs exist only there)")
     date: Date = Field(description="the queue's local business day")
     today: bool = Field(description="the day is today: the values run to now and live values are filled")
+    start: str | None = Field(description="the day's start (the queue's day_start in its time zone), RFC 3339")
+    end: str | None = Field(description="the day's end (today: the end of the current 15-minute interval), RFC 3339")
     leading: list[ScorecardItem]
     lagging: list[ScorecardItem]
 
@@ -75,6 +77,7 @@ is the most specific target for the queue, judged on the day's value."""
 
 EXAMPLE: dict[str, Any] = {
     "as_of": "2026-12-02T10:15:00.120Z", "queue": "*", "date": "2026-12-02", "today": True,
+    "start": "2026-12-02T00:00:00Z", "end": "2026-12-03T00:00:00Z",
     "leading": [
         {"kpi": "abandon_rate", "title": "Abandon rate", "section": "abandonment", "unit": "ratio", "display": "percent",
          "better": "lower", "value": 0.043, "status": "ok",
@@ -132,8 +135,9 @@ def build(frame: Frame, book: KpiBook, targets: Targets | None, queue: str, day:
         if where is not None:
             items[where].append(_item(kpi, row, chosen, day))
     return Scorecard(
-        as_of=iso(frame.as_of), queue=queue, date=day, today=today, leading=items["leading"], lagging=items["lagging"]
-    )
+        as_of=iso(frame.as_of), queue=queue, date=day, today=today, start=row.get("start"), end=row.get("end"),
+        leading=items["leading"], lagging=items["lagging"],
+    )  # fmt: skip
 
 
 @router.get(

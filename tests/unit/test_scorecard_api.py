@@ -90,6 +90,7 @@ async def test_today_all_queues_leading_beside_lagging_with_targets_and_statuses
     assert got.status_code == 200
     card = got.json()
     assert (card["queue"], card["date"], card["today"], card["as_of"]) == ("*", "2026-02-20", True, "2026-02-20T14:00:30Z")
+    assert (card["start"], card["end"]) == ("2026-02-20T00:00:00Z", "2026-02-20T14:15:00Z"), "today: up to the current interval"
     leading, lagging = by_kpi(card["leading"]), by_kpi(card["lagging"])
     assert {"abandon_rate", "asa_s", "waiting_now"} <= leading.keys()
     assert {"csat", "nps"} <= lagging.keys()
@@ -111,6 +112,7 @@ async def test_today_all_queues_leading_beside_lagging_with_targets_and_statuses
 async def test_an_earlier_day_is_its_history_row_without_live_values_or_statuses(client: httpx.AsyncClient) -> None:
     card = (await client.get("/v1/scorecard", params={"date": "2026-02-19"})).json()
     assert (card["date"], card["today"]) == ("2026-02-19", False)
+    assert (card["start"], card["end"]) == ("2026-02-19T00:00:00Z", "2026-02-20T00:00:00Z")
     leading, lagging = by_kpi(card["leading"]), by_kpi(card["lagging"])
     # all queues: (1 + 5) / (10 + 10) = 0.3, against 0.21 expected: behind
     assert leading["abandon_rate"]["value"] == 0.3
