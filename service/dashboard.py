@@ -24,24 +24,21 @@ from kpis.windows import ROLLING
 
 UID: Final = "cxpulse-overview"
 DATASOURCE: Final = {"type": "prometheus", "uid": "cxpulse-prometheus"}
-# Keyed by name rather than by the Section type, so the titles of sections still to come are ready.
-SECTION_TITLES: Final[dict[str, str]] = {
+SECTION_TITLES: Final[dict[Section, str]] = {
     "volumes": "Volumes",
     "waits": "Wait time and service level",
     "abandonment": "Abandonment",
     "handling": "Handling",
     "quality": "Quality",
     "agents": "Agents",
-    "tickets": "Tickets",
-    "customers": "Customers",
 }
-# Company-wide KPIs: their gauges have no queue or channel of their own, so no filter applies.
-UNFILTERED_SECTIONS: Final = frozenset({"customers"})
 GRID_WIDTH: Final = 24
 STAT_SIZE: Final = (4, 4)
 GRAPH_SIZE: Final = (8, 8)
 FILTER: Final = 'queue=~"$queue",channel=~"$channel"'
 BY_PAIR: Final = "{{queue}} / {{channel}}"
+# Company-wide KPIs: their gauges have no queue or channel of their own, so no filter applies.
+UNFILTERED_SECTIONS: Final = frozenset({"customers"})
 
 GREEN, ORANGE, RED, NEUTRAL = "green", "orange", "red", "text"
 Step = tuple[str, "float | None"]
@@ -71,8 +68,7 @@ COUNT: Final = Style("none", 0)
 PER_MINUTE_RATE: Final = Style("cpm", 1)
 SECONDS: Final = Style("s", 0)
 RATIO: Final = Style("percentunit", 1, 0, 1)
-# By catalog unit; a score shown signed (NPS, -100..100) is whole; an amount is money in the configured
-# currency (accounts.currency), so no currency unit is assumed.
+# By catalog unit; a score shown signed (NPS, -100..100) is whole.
 UNIT_STYLES: Final[dict[str, Style]] = {
     "count": COUNT, "ratio": RATIO, "seconds": Style("s", 1), "score": Style("none", 1), "amount": Style("none", 2),
 }  # fmt: skip
