@@ -246,9 +246,9 @@ def report(result: dict[str, Any]) -> str:
         values = [kill["phases"][name] for kill in kills if kill["phases"][name] is not None]
         return percentile(values, 50) if values else None
 
-    rows = [[f"phase reached (median of {len(kills)}), s after the kill", number(median(name), 2), name, ""] for name in names]
+    rows = [[f"kill -> {name} (median)", number(median(name), 2, " s"), "", ""] for name in names]
     mode = "a new worker process (--cold)" if result["parameters"]["cold"] else "the standby worker"
     rows.append([f"kill -> offer served, {len(kills)} kills, replaced by {mode}",
                  f"min {seconds['min']:.2f}, median {seconds['median']:.2f}, max {seconds['max']:.2f} s",
                  f"< {TARGET_S:.0f} s", "met" if result["target"]["met"] else "MISSED"])  # fmt: skip
-    return table(rows, ["figure", "value", "phase / target", "result"])
+    return table(rows)
