@@ -27,7 +27,7 @@ BUSY_OFFERS = 100_000
 PER_RECORD = 1_000
 ONE_RECORD_OFFERS = 200_000
 # The worker's resident memory may not pass this while it folds a poison record. Measured here:
-# a peak of 464 MB folding the 42 MB array of 200,000 offers (the record, its 200,000 decoded
+# peaks of 464-595 MB folding the 42 MB array of 200,000 offers (the record, its 200,000 decoded
 # events and the contacts they open, beside what the shared stack's other tests left). A fold
 # that kept a copy of the record or of the customer's offers per event would pass it.
 RSS_BOUND_BYTES = 1024 * 1024 * 1024
