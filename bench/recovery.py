@@ -4,7 +4,9 @@
 the worker has state to restore) is started on free ports. Then, --kills times: once the supervisor's
 standby worker is ready (or, with --cold, after killing that standby so a new process must start),
 the worker is SIGKILLed and one offer of a queue of its own is published at once; the figure is the
-time from the kill until ``/v1/kpis`` serves that offer (polled every 50 ms). The supervisor gives up
+time from the kill until ``/v1/kpis`` serves that offer (polled every 50 ms). With --uptime-minutes
+the traffic (--rate-scale times the demo's) flows that long first: the state changelog a takeover
+restores grows with it, since the embedded broker never compacts. The supervisor gives up
 on a worker that dies more than 5 times in 5 minutes, so the kills are spread over several runs of
 --per-run kills each.
 
@@ -71,6 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kills", type=int, default=DEFAULT_KILLS, help="worker SIGKILLs measured (default: %(default)s)")
     parser.add_argument("--per-run", type=int, default=DEFAULT_PER_RUN, help=f"kills per `cxpulse run` (at most {MAX_RESTARTS}, the supervisor's restart limit) (default: %(default)s)")
     parser.add_argument("--cold", action="store_true", help="kill the standby worker first: the worker is replaced by a new process")
+    parser.add_argument("--rate-scale", type=float, default=1.0, help="demo traffic's rate, times the simulator's (default: %(default)s)")
+    parser.add_argument("--uptime-minutes", type=float, default=0.0, help="let the traffic flow this long before the first kill of each run: the state changelog a takeover restores grows with it on the embedded broker, which never compacts (default: %(default)s)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file (default: bench/results/recovery-latest.json)")
 
 
@@ -81,12 +85,13 @@ def run(args: argparse.Namespace) -> int:
     kills: list[dict[str, Any]] = []
     remaining = args.kills
     while remaining > 0:
-        kills += asyncio.run(one_run(min(remaining, args.per_run), args.cold, getattr(args, "config", None)))
+        kills += asyncio.run(one_run(min(remaining, args.per_run), args, getattr(args, "config", None)))
         remaining -= args.per_run
     totals = [kill["seconds"] for kill in kills]
     result: dict[str, Any] = {
         "machine": machine(),
-        "parameters": {"kills": args.kills, "per_run": args.per_run, "cold": args.cold},
+        "parameters": {"kills": args.kills, "per_run": args.per_run, "cold": args.cold, "rate_scale": args.rate_scale,
+                       "uptime_minutes": args.uptime_minutes},
         "seconds": {"min": min(totals), "median": percentile(totals, 50), "max": max(totals)},
         "target": {"seconds": TARGET_S, "met": max(totals) < TARGET_S},
         "kills": kills,
@@ -97,16 +102,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def one_run(kills: int, cold: bool, config: str | None) -> list[dict[str, Any]]:
-    service = Service(queues=6, rate_scale=1.0, backfill_minutes=15, config=config)
+async def one_run(kills: int, args: argparse.Namespace, config: str | None) -> list[dict[str, Any]]:
+    service = Service(queues=6, rate_scale=args.rate_scale, backfill_minutes=15, config=config)
     await service.start(START_TIMEOUT_S)
     found: list[dict[str, Any]] = []
     try:
         await service.wait_until_loaded(START_TIMEOUT_S)
+        await asyncio.sleep(args.uptime_minutes * 60)  # the traffic flowing is what is waited for
         log = ServiceLog(service.log_path)
         async with Publisher(f"{HOST}:{service.broker_port}") as publisher:
             for _ in range(kills):
-                found.append(await kill_once(service, log, publisher, cold))
+                found.append(await kill_once(service, log, publisher, args.cold))
                 print(f"cxpulse bench recovery: kill {len(found)}: counted again after {found[-1]['seconds']:.2f} s", flush=True)
     except BaseException:
         print(f"cxpulse bench recovery: failed; the service's log is kept: {service.log_path}")
