@@ -39,6 +39,7 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--backfill-minutes", type=float, default=SIMULATE_DEFAULTS["backfill_minutes"], help="start this far in the past and publish that history at once, so windows fill immediately (default: %(default)s)")
     group.add_argument("--events-per-record", type=int, default=SIMULATE_DEFAULTS["events_per_record"], metavar="N", help=EVENTS_PER_RECORD_HELP)
     group.add_argument("--load", choices=sorted(LOAD_PROFILES), default=SIMULATE_DEFAULTS["load"], help="arrival rate over the day: flat runs every hour at the peak rate, diurnal follows the UTC hour of event time (nights a tenth of the peak) (default: %(default)s)")
+    group.add_argument("--no-cx", action="store_true", help="publish no tickets (cx.tickets), accounts (cx.accounts), chat messages or survey comments, only contacts, surveys and agents, as before the CX scorecard (asterisk traffic never has them)")
 
 
 def _simulation_argv(args: argparse.Namespace) -> list[str]:
@@ -49,6 +50,7 @@ def _simulation_argv(args: argparse.Namespace) -> list[str]:
         "--backfill-minutes", str(args.backfill_minutes),
         "--events-per-record", str(args.events_per_record),
         "--load", args.load,
+        *(["--no-cx"] if args.no_cx else []),
     ]
 
 
@@ -423,7 +425,6 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     simulate.add_argument("--format", choices=["events", "asterisk"], default="events", help="events: publish contract events to Kafka; asterisk: append the voice calls as Asterisk queue_log lines to --output, for `cxpulse ingest asterisk` (default: %(default)s)")
     simulate.add_argument("--output", metavar="FILE", help="the queue_log file --format asterisk appends to")
     simulate.add_argument("--no-agents", action="store_true", help="publish no agent events (cx.agents) and no contact.ringing/contact.missed, only contacts and surveys (--format asterisk never has them)")
-    simulate.add_argument("--no-cx", action="store_true", help="publish no tickets (cx.tickets), accounts (cx.accounts), chat messages or survey comments (--format asterisk never has them)")
     ingest = add("ingest", _cmd_ingest, "publish a platform's log as contract events (Asterisk queue_log)",
                  "Read Asterisk's queue_log (the pipe-separated file, or the database/CSV export) and publish its calls "
                  "as contract events: ENTERQUEUE offered, CONNECT answered, ABANDON abandoned, the queue exits as "

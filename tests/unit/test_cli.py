@@ -100,3 +100,13 @@ def test_broker_refuses_anything_else_naming_the_value(given: str, capsys: pytes
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert "argument --broker" in err and "is not a Kafka address" in err and "host:port" in err
+
+
+@pytest.mark.parametrize(("extra", "passed"), [([], False), (["--no-cx"], True)])
+def test_run_passes_no_cx_on_to_the_simulator_it_starts(extra: list[str], passed: bool) -> None:
+    from service.cli import _simulation_argv
+
+    parser, _ = build_parser()
+    simulate_args = _simulation_argv(parser.parse_args(["run", "--simulate", *extra]))
+    assert ("--no-cx" in simulate_args) is passed
+    assert parser.parse_args(["simulate", *simulate_args]).no_cx is passed
