@@ -20,6 +20,9 @@ Unit = Literal["count", "ratio", "seconds", "score"]
 # How a screen shows the value: count "42", percent "95%", duration "1:05", score "4.2", signed "+35".
 Display = Literal["count", "percent", "duration", "score", "signed"]
 Kind = Literal["window", "live"]
+# Leading indicators move before the outcome (waits, backlog, sentiment) and can be acted on today;
+# lagging ones report the outcome afterwards (CSAT, churn, cost). Plain counts are neither.
+Indicator = Literal["leading", "lagging"]
 # The group a KPI is shown in (a Grafana row, a block of the docs table), in display order.
 SECTIONS: Final = ("volumes", "waits", "abandonment", "handling", "quality", "agents")
 Section = Literal["volumes", "waits", "abandonment", "handling", "quality", "agents"]
@@ -42,7 +45,8 @@ class Kpi:
     """One KPI. ``volume`` names the count KPIs whose sum must reach a rule's ``min_volume`` before
     it may alert (None for live values, judged at any volume); ``better`` is None for plain counts,
     which are neither good nor bad and take no threshold or target. ``definition`` is the heading
-    anchor of its written definition in docs/kpi-definitions.md."""
+    anchor of its written definition in docs/kpi-definitions.md. ``indicator`` places it on the
+    scorecard's leading or lagging side (None: shown on neither)."""
 
     name: str
     section: Section
@@ -56,6 +60,7 @@ class Kpi:
     formula: Formula | None = None
     volume: tuple[str, ...] | None = ()
     kind: Kind = "window"
+    indicator: Indicator | None = None
 
     @property
     def judged(self) -> bool:
@@ -87,7 +92,7 @@ def _scale_mean(scale: SurveyScale) -> Kpi:
         f"{scale.name}_mean", "quality", f"{scale.title} (mean)", "score", "score", scale.better,
         f"cxpulse_window_{scale.name}_mean_score", f"Mean {scale.name} answer, {scale.lowest}..{scale.highest}.",
         scale.definition, formula=lambda c: formulas.scale_mean(c.stats.score_counts(scale), scale.lowest),
-        volume=("surveys",),
+        volume=("surveys",), indicator="lagging",
     )  # fmt: skip
 
 
@@ -121,37 +126,39 @@ KPIS: Final[tuple[Kpi, ...]] = (
         "abandon_rate", "abandonment", "Abandon rate", "ratio", "percent", "lower", "cxpulse_window_abandon_ratio",
         "Abandoned over answered plus abandoned, 0..1.", "abandonment",
         formula=lambda c: formulas.abandon_rate(c.stats.abandoned, c.stats.answered), volume=_LEFT_QUEUE,
+        indicator="leading",
     ),
     Kpi(
         "asa_s", "waits", "Average speed of answer", "seconds", "duration", "lower", "cxpulse_window_asa_seconds",
         "Average speed of answer: mean wait of answered contacts.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
         formula=lambda c: formulas.asa_seconds(c.stats.answered_wait_sum_s, c.stats.answered_with_wait),
-        volume=("answered",),
+        volume=("answered",), indicator="leading",
     ),
     Kpi(
         "avg_abandon_wait_s", "abandonment", "Average wait before abandoning", "seconds", "duration", None,
         "cxpulse_window_abandon_wait_avg_seconds", "Mean wait of abandoned contacts.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
         formula=lambda c: formulas.mean(c.stats.abandoned_wait_sum_s, c.stats.abandoned_with_wait),
-        volume=("abandoned",),
+        volume=("abandoned",), indicator="leading",
     ),
     Kpi(
         "max_wait_s", "waits", "Longest wait", "seconds", "duration", "lower", "cxpulse_window_wait_max_seconds",
         "Longest wait of a contact answered or abandoned.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
-        formula=lambda c: c.stats.max_wait_s if _waits_known(c) else None, volume=_LEFT_QUEUE,
+        formula=lambda c: c.stats.max_wait_s if _waits_known(c) else None, volume=_LEFT_QUEUE, indicator="leading",
     ),
     Kpi(
         "wait_p90_s", "waits", "90th percentile wait", "seconds", "duration", "lower", "cxpulse_window_wait_p90_seconds",
         "90th percentile wait of contacts answered or abandoned.",
         "wait-times-answered-and-abandoned-contacts-short-abandons-excluded",
         formula=lambda c: formulas.percentile_from_bins(c.stats.wait_bins, 0.9), volume=_LEFT_QUEUE,
+        indicator="leading",
     ),
     Kpi(
         "service_level", "waits", "Service level", "ratio", "percent", "higher", "cxpulse_window_service_level_ratio",
         "Service level under the queue's formula, 0..1.", "service-level",
-        formula=lambda c: formulas.ratio(c.sl_numerator, c.sl_denominator), volume=_LEFT_QUEUE,
+        formula=lambda c: formulas.ratio(c.sl_numerator, c.sl_denominator), volume=_LEFT_QUEUE, indicator="leading",
     ),
     Kpi(
         "service_level_numerator", "waits", "Within service level", "count", "count", None,
@@ -169,30 +176,33 @@ KPIS: Final[tuple[Kpi, ...]] = (
         "aht_s", "handling", "Average handle time", "seconds", "duration", "lower", "cxpulse_window_aht_seconds",
         "Average handle time: talk, hold and after-contact work per handled contact.", "handling",
         formula=lambda c: formulas.aht_seconds(c.stats.talk_sum_s, c.stats.hold_sum_s, c.stats.acw_sum_s, c.stats.handled),
-        volume=("handled",),
+        volume=("handled",), indicator="lagging",
     ),
     Kpi(
         "fcr_survey", "quality", "First contact resolution (surveys)", "ratio", "percent", "higher",
         "cxpulse_window_fcr_survey_ratio", "Surveys answering resolved over surveys with a resolved answer.", "surveys",
         formula=lambda c: formulas.ratio(c.stats.resolved_true, c.stats.resolved_answers), volume=("surveys",),
+        indicator="lagging",
     ),
     Kpi(
         "repeat_contact_rate", "quality", "Repeat contact rate", "ratio", "percent", "lower", "cxpulse_window_repeat_contact_ratio",
         "Known-customer contacts that repeat an earlier one.", "repeat-contacts",
-        formula=_repeat_rate, volume=("offered",),
+        formula=_repeat_rate, volume=("offered",), indicator="lagging",
     ),
     Kpi(
         "fcr_repeat", "quality", "First contact resolution (repeats)", "ratio", "percent", "higher",
         "cxpulse_window_fcr_repeat_ratio", "One minus the repeat contact rate.", "repeat-contacts",
-        formula=lambda c: formulas.fcr_repeat(_repeat_rate(c)), volume=("offered",),
+        formula=lambda c: formulas.fcr_repeat(_repeat_rate(c)), volume=("offered",), indicator="lagging",
     ),
     Kpi(
         "csat", "quality", "CSAT", "ratio", "percent", "higher", "cxpulse_window_csat_ratio", "Share of CSAT answers of 4 or 5.",
         "surveys", formula=lambda c: formulas.top_box_share(c.stats.score_counts(_CSAT), 2), volume=("surveys",),
+        indicator="lagging",
     ),
     Kpi(
         "nps", "quality", "NPS", "score", "signed", "higher", "cxpulse_window_nps_score", "Net promoter score, -100..100.",
         "surveys", formula=lambda c: formulas.net_promoter_score(c.stats.score_counts(_NPS)), volume=("surveys",),
+        indicator="lagging",
     ),
     *(_scale_mean(scale) for scale in SURVEY_SCALES),
     _count(
@@ -207,12 +217,12 @@ KPIS: Final[tuple[Kpi, ...]] = (
         "occupancy", "agents", "Occupancy", "ratio", "percent", "lower", "cxpulse_window_occupancy_ratio",
         "Time on contacts and in after-contact work over staffed time less aux time, 0..1.", "occupancy",
         formula=lambda c: formulas.ratio(c.stats.on_contact_s + c.stats.agent_acw_s, c.stats.staffed_s - c.stats.aux_s),
-        volume=None,
+        volume=None, indicator="leading",
     ),
     Kpi(
         "aux_share", "agents", "Aux share", "ratio", "percent", "lower", "cxpulse_window_aux_ratio",
         "Time in auxiliary states (breaks, meetings, training) over staffed time, 0..1.", "occupancy",
-        formula=lambda c: formulas.ratio(c.stats.aux_s, c.stats.staffed_s), volume=None,
+        formula=lambda c: formulas.ratio(c.stats.aux_s, c.stats.staffed_s), volume=None, indicator="leading",
     ),
     _agent_seconds("staffed_s", "Staffed time", "cxpulse_window_staffed_seconds", "Agent time logged in, in any state."),
     _agent_seconds("available_s", "Available time", "cxpulse_window_available_seconds", "Agent time available for a contact."),
@@ -221,11 +231,11 @@ KPIS: Final[tuple[Kpi, ...]] = (
     _agent_seconds("aux_s", "Aux time", "cxpulse_window_aux_seconds", "Agent time in auxiliary states."),
     Kpi(
         "waiting_now", "volumes", "Contacts waiting", "count", "count", "lower", "cxpulse_waiting_contacts",
-        "Contacts waiting in the queue now.", "live-values", volume=None, kind="live",
+        "Contacts waiting in the queue now.", "live-values", volume=None, kind="live", indicator="leading",
     ),
     Kpi(
         "longest_waiting_s", "waits", "Longest waiting contact", "seconds", "duration", "lower", "cxpulse_longest_waiting_seconds",
-        "Age of the oldest contact waiting now.", "live-values", volume=None, kind="live",
+        "Age of the oldest contact waiting now.", "live-values", volume=None, kind="live", indicator="leading",
     ),
     _agents_live("agents_staffed", "Agents staffed", "Agents logged in now, in any state."),
     _agents_live("agents_available", "Agents available", "Agents available for a contact now."),
@@ -235,7 +245,7 @@ KPIS: Final[tuple[Kpi, ...]] = (
     Kpi(
         "waiting_per_available", "agents", "Waiting per available agent", "score", "score", "lower",
         "cxpulse_waiting_per_available_agent_score", "Contacts waiting now per agent available now.", "agents-now",
-        volume=None, kind="live",
+        volume=None, kind="live", indicator="leading",
     ),
 )
 KPIS_BY_NAME: Final = {kpi.name: kpi for kpi in KPIS}

@@ -146,3 +146,15 @@ def test_a_kpi_from_existing_counters_is_one_entry(monkeypatch: pytest.MonkeyPat
     book.put(0, BucketKey(MINUTE, "sales", "voice", T0 - 120), full_bucket())
     (row,) = book.rows(Window.M15, T0, queue="sales", channel="voice")
     assert row["answer_rate"] == 0.6  # 6 answered of 10 offered
+
+
+def test_every_judged_kpi_is_leading_or_lagging_and_counts_are_neither() -> None:
+    """The scorecard splits on this field: a judged KPI without a side would vanish from it."""
+    sides = {kpi.name: kpi.indicator for kpi in KPIS}
+    for name in ("asa_s", "wait_p90_s", "service_level", "abandon_rate", "waiting_now", "longest_waiting_s"):
+        assert sides[name] == "leading", name
+    for name in ("csat", "nps", "fcr_survey", "fcr_repeat", "aht_s", "csat_mean"):
+        assert sides[name] == "lagging", name
+    assert all(kpi.indicator in ("leading", "lagging") for kpi in JUDGED)
+    assert all(kpi.indicator is None for kpi in KPIS if kpi.unit == "count" and not kpi.judged)
+    assert [entry["indicator"] for entry in CATALOG["kpis"]] == list(sides.values())
