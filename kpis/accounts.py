@@ -1,0 +1,174 @@
+"""``AccountBoard``: one source partition's customers, from account events to company-wide counters.
+
+Recomputed like agent time (kpis/entities.py): a customer's share of every bucket is a function of
+its set of events. A customer joins once (its earliest customer.joined) and churns once (its earliest
+customer.churned); every purchase counts. Account events are company-wide: every bucket is booked
+under the pair ``COMPANY`` and served only in the roll-up rows.
+
+Customers at a period's start cannot be summed from the period's buckets, so each bucket also holds
+``customers_net``: +1 in the slot of a customer's join, -1 in the slot it stops being active (its
+churn, or its join when it churned before joining). Active customers at a time t are then those at an
+anchor plus the nets between the anchor and t (kpis/customers.py). The anchor is the settled line:
+events before it are late, so the active count there never changes once the line has passed it.
+
+Memory: purchases leave with the settled line; a customer who churned before the line leaves state
+(it is active at no time after the line); one still active keeps its join event only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Iterable, NamedTuple
+
+from kpis.buckets import BucketStats
+from kpis.entities import EventSets, SharedBuckets, buckets_at
+from kpis.event import AccountEvent
+from kpis.state import BucketKey, Outcome, Pair, Slot
+
+# Events this far behind the partition's newest account event are late: buckets before it are final.
+HORIZON_S = 36 * 3600.0
+COMPANY: Final[Pair] = ("*", "*")
+JOINED, CHURNED, PURCHASE = "customer.joined", "customer.churned", "customer.purchase"
+
+
+class Anchor(NamedTuple):
+    """Customers of the partition active at ``line`` (joined before it, not churned before it)."""
+
+    line: float
+    active: int
+
+
+class _Life(NamedTuple):
+    joined: float | None
+    churned: float | None
+
+    @property
+    def inactive_from(self) -> float | None:
+        """When a customer who joined stops being active: its churn, or its join if it churned first."""
+        if self.joined is None or self.churned is None:
+            return None
+        return max(self.joined, self.churned)
+
+    def active_at(self, at: float) -> bool:
+        inactive = self.inactive_from
+        return self.joined is not None and self.joined < at and (inactive is None or inactive >= at)
+
+
+def _life(events: list[AccountEvent]) -> _Life:
+    joined = next((e.time for e in events if e.type == JOINED), None)
+    churned = next((e.time for e in events if e.type == CHURNED), None)
+    return _Life(joined, churned)
+
+
+class AccountBoard:
+    """The customers whose account events are in one partition of ``cx.accounts``."""
+
+    def __init__(self, horizon_s: float = HORIZON_S) -> None:
+        self._sets: EventSets[AccountEvent] = EventSets(horizon_s)
+        self._buckets = SharedBuckets()
+        self._settled = 0.0
+        self._anchor: Anchor | None = None
+        self._anchor_changed = False
+        self._changed_customers: set[str] = set()
+
+    def apply(self, event: AccountEvent) -> Outcome:
+        return self._sets.add(event.customer_id, event)
+
+    def restore(self, events: Iterable[AccountEvent]) -> None:
+        for event in events:
+            self.apply(event)
+
+    @property
+    def horizon(self) -> float:
+        return self._sets.horizon
+
+    @property
+    def customers_tracked(self) -> int:
+        return len(self._sets.timelines)
+
+    def buckets(self) -> dict[BucketKey, BucketStats]:
+        self._recompute()
+        return self._buckets.totals
+
+    def anchor(self) -> Anchor | None:
+        self._recompute()
+        return self._anchor
+
+    def take_changes(self) -> tuple[dict[Slot, dict[Pair, BucketStats]], Anchor | None, dict[str, list[Any] | None]]:
+        """Whole slots of customer buckets that changed, the anchor (None when unchanged), and the
+        events to persist per customer (None: the customer left state)."""
+        self._recompute()
+        slots = self._buckets.take_slots()
+        anchor = self._anchor if self._anchor_changed else None
+        persisted = {customer_id: self.events(customer_id) for customer_id in self._changed_customers}
+        self._anchor_changed = False
+        self._changed_customers = set()
+        return slots, anchor, persisted
+
+    def events(self, customer_id: str) -> list[Any] | None:
+        timeline = self._sets.timelines.get(customer_id)
+        return None if timeline is None else [_encode(event) for event in timeline.events]
+
+    def _recompute(self) -> None:
+        settled = self._sets.settled_line(self._settled)
+        if settled > self._settled:
+            self._settle(settled)
+        for customer_id in sorted(self._sets.dirty):
+            self._recompute_customer(customer_id)
+        self._sets.dirty = set()
+
+    def _settle(self, settled: float) -> None:
+        self._settled = settled
+        self._buckets.settle(settled)
+        active = 0
+        for customer_id, timeline in list(self._sets.timelines.items()):
+            life = _life(timeline.events)
+            now_active = life.active_at(settled)
+            active += now_active
+            cut = timeline.cut(settled)
+            if cut == 0:
+                continue
+            if cut == len(timeline.events) and not now_active:
+                self._sets.drop(customer_id)
+                self._buckets.replace(customer_id, {})
+            else:
+                head = timeline.events[:cut]
+                firsts = [first for kind in (JOINED, CHURNED) if (first := next((e for e in head if e.type == kind), None))]
+                timeline.replace_head(cut, sorted(firsts, key=lambda e: (e.time, e.event_id)))
+            self._changed_customers.add(customer_id)
+        self._anchor = Anchor(settled, active)
+        self._anchor_changed = True
+
+    def _recompute_customer(self, customer_id: str) -> None:
+        events = self._sets.timelines[customer_id].events
+        life = _life(events)
+        shares: dict[BucketKey, BucketStats] = {}
+
+        def book(at: float | None) -> list[BucketStats]:
+            return buckets_at(shares, COMPANY, at) if at is not None and at >= self._settled else []
+
+        for stats in book(life.joined):
+            stats.customers_joined += 1
+            stats.customers_net += 1
+        for stats in book(life.churned):
+            stats.customers_churned += 1
+        for stats in book(life.inactive_from):
+            stats.customers_net -= 1
+        for event in events:
+            if event.type == PURCHASE:
+                for stats in book(event.time):
+                    stats.purchases += 1
+                    stats.revenue += event.amount or 0.0
+        self._buckets.replace(customer_id, {k: v for k, v in shares.items() if v != BucketStats()})
+        self._changed_customers.add(customer_id)
+
+
+def _encode(event: AccountEvent) -> list[Any]:
+    return [event.event_id, event.type, event.time, event.amount, event.currency]
+
+
+def decode_events(customer_id: str, rows: list[list[Any]]) -> list[AccountEvent]:
+    """The events of ``AccountBoard.events`` back, for ``AccountBoard.restore``."""
+    return [
+        AccountEvent(str(event_id), str(kind), float(at), customer_id, amount, currency)
+        for event_id, kind, at, amount, currency in rows
+    ]
