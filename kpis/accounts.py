@@ -109,12 +109,20 @@ class AccountBoard:
         return None if timeline is None else [_encode(event) for event in timeline.events]
 
     def _recompute(self) -> None:
-        settled = self._sets.settled_line(self._settled)
-        if settled > self._settled:
-            self._settle(settled)
+        """Changed entities first, at the line they arrived under, then the line moves: a replay that
+        brings a day at once books the day before it leaves. A board just made or restored takes its
+        line first, so events it holds from before the horizon are not booked again."""
+        if not self._settled:
+            self._move_line()
         for customer_id in sorted(self._sets.dirty):
             self._recompute_customer(customer_id)
         self._sets.dirty = set()
+        self._move_line()
+
+    def _move_line(self) -> None:
+        settled = self._sets.settled_line(self._settled)
+        if settled > self._settled:
+            self._settle(settled)
 
     def _settle(self, settled: float) -> None:
         self._settled = settled

@@ -127,6 +127,7 @@ class SharedBuckets:
         self.totals: dict[BucketKey, BucketStats] = {}
         self._contributors: dict[BucketKey, set[str]] = {}
         self.changed_slots: set[Slot] = set()
+        self._line = 0.0
 
     def replace(self, entity_id: str, shares: dict[BucketKey, BucketStats]) -> None:
         """The entity's share of every bucket, replacing its previous one; totals it changed are redone."""
@@ -157,8 +158,11 @@ class SharedBuckets:
         self.totals[key] = total
 
     def settle(self, line: float) -> None:
-        """Buckets before the line are final (written already) and leave memory, with every share of them."""
-        for key in [k for k in self.totals if k.start < line]:
+        """Buckets before the line are final and leave memory, with every share of them; a total not
+        written out yet stays until ``take_slots`` has given it (a replay can move the line past
+        buckets between two writes)."""
+        self._line = line
+        for key in [k for k in self.totals if k.start < line and (k.size, k.start) not in self.changed_slots]:
             del self.totals[key]
             del self._contributors[key]
         for entity_id, shares in list(self.shares.items()):
@@ -177,4 +181,6 @@ class SharedBuckets:
                 if slot in slots:
                     slots[slot][(key.queue, key.channel)] = stats
         self.changed_slots = set()
+        if any(start < self._line for _, start in slots):
+            self.settle(self._line)
         return slots
