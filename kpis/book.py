@@ -296,6 +296,9 @@ class KpiBook:
                 entry[3] = min(entry[3], window_span.start)
                 entry[4] = max(entry[4], window_span.end)
                 entry[5] = None if entry[5] is None or cost is None else entry[5] + cost
+        if self._customers.seen and (ALL, ALL) not in totals:
+            company = spans(ALL)  # account events with no queue activity: the company row still shows them
+            totals[ALL, ALL] = [BucketStats(), 0, 0, company.start, company.end, 0.0]
         return {
             group: _Group(*values)
             for group, values in totals.items()
