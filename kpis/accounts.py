@@ -66,6 +66,7 @@ class AccountBoard:
         self._sets: EventSets[AccountEvent] = EventSets(horizon_s)
         self._buckets = SharedBuckets()
         self._settled = 0.0
+        self._restoring = False
         self._anchor: Anchor | None = None
         self._anchor_changed = False
         self._changed_customers: set[str] = set()
@@ -74,6 +75,7 @@ class AccountBoard:
         return self._sets.add(event.customer_id, event)
 
     def restore(self, events: Iterable[AccountEvent]) -> None:
+        self._restoring = True
         for event in events:
             self.apply(event)
 
@@ -110,10 +112,11 @@ class AccountBoard:
 
     def _recompute(self) -> None:
         """Changed entities first, at the line they arrived under, then the line moves: a replay that
-        brings a day at once books the day before it leaves. A board just made or restored takes its
-        line first, so events it holds from before the horizon are not booked again."""
-        if not self._settled:
+        brings a day at once books the day before it leaves. A restored board takes its line first,
+        so events it holds from before the horizon are not booked again."""
+        if self._restoring:
             self._move_line()
+            self._restoring = False
         for customer_id in sorted(self._sets.dirty):
             self._recompute_customer(customer_id)
         self._sets.dirty = set()

@@ -73,6 +73,7 @@ class TicketBoard:
         self._keep_s = keep_days * 86400.0
         self._open: dict[str, Pair] = {}
         self._settled = 0.0
+        self._restoring = False
         self._changed_tickets: set[str] = set()
         self._backlog_changed = False
 
@@ -81,6 +82,7 @@ class TicketBoard:
 
     def restore(self, events: Iterable[TicketEvent]) -> None:
         """A ticket's events read back from the state table (``events``' output)."""
+        self._restoring = True
         for event in events:
             self.apply(event)
 
@@ -122,10 +124,11 @@ class TicketBoard:
 
     def _recompute(self) -> None:
         """Changed entities first, at the line they arrived under, then the line moves: a replay that
-        brings a day at once books the day before it leaves. A board just made or restored takes its
-        line first, so events it holds from before the horizon are not booked again."""
-        if not self._settled:
+        brings a day at once books the day before it leaves. A restored board takes its line first,
+        so events it holds from before the horizon are not booked again."""
+        if self._restoring:
             self._move_line()
+            self._restoring = False
         for ticket_id in sorted(self._sets.dirty):
             self._recompute_ticket(ticket_id)
         self._sets.dirty = set()
