@@ -17,12 +17,12 @@ Memory: purchases leave with the settled line; a customer who churned before the
 
 from __future__ import annotations
 
-from typing import Any, Final, Iterable, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from kpis.buckets import BucketStats
-from kpis.entities import EventSets, SharedBuckets, buckets_at
+from kpis.entities import RecomputedBoard, buckets_at
 from kpis.event import AccountEvent
-from kpis.state import BucketKey, Outcome, Pair, Slot
+from kpis.state import BucketKey, Pair, Slot
 
 # Events this far behind the partition's newest account event are late: buckets before it are final.
 HORIZON_S = 36 * 3600.0
@@ -59,37 +59,20 @@ def _life(events: list[AccountEvent]) -> _Life:
     return _Life(joined, churned)
 
 
-class AccountBoard:
+class AccountBoard(RecomputedBoard[AccountEvent]):
     """The customers whose account events are in one partition of ``cx.accounts``."""
 
     def __init__(self, horizon_s: float = HORIZON_S) -> None:
-        self._sets: EventSets[AccountEvent] = EventSets(horizon_s)
-        self._buckets = SharedBuckets()
-        self._settled = 0.0
-        self._restoring = False
+        super().__init__(horizon_s)
         self._anchor: Anchor | None = None
         self._anchor_changed = False
-        self._changed_customers: set[str] = set()
 
-    def apply(self, event: AccountEvent) -> Outcome:
-        return self._sets.add(event.customer_id, event)
+    def _entity_id(self, event: AccountEvent) -> str:
+        return event.customer_id
 
-    def restore(self, events: Iterable[AccountEvent]) -> None:
-        self._restoring = True
-        for event in events:
-            self.apply(event)
-
-    @property
-    def horizon(self) -> float:
-        return self._sets.horizon
-
-    @property
-    def customers_tracked(self) -> int:
-        return len(self._sets.timelines)
-
-    def buckets(self) -> dict[BucketKey, BucketStats]:
-        self._recompute()
-        return self._buckets.totals
+    @staticmethod
+    def _encode(event: AccountEvent) -> list[Any]:
+        return [event.event_id, event.type, event.time, event.amount, event.currency]
 
     def anchor(self) -> Anchor | None:
         self._recompute()
@@ -101,35 +84,12 @@ class AccountBoard:
         self._recompute()
         slots = self._buckets.take_slots()
         anchor = self._anchor if self._anchor_changed else None
-        persisted = {customer_id: self.events(customer_id) for customer_id in self._changed_customers}
         self._anchor_changed = False
-        self._changed_customers = set()
-        return slots, anchor, persisted
-
-    def events(self, customer_id: str) -> list[Any] | None:
-        timeline = self._sets.timelines.get(customer_id)
-        return None if timeline is None else [_encode(event) for event in timeline.events]
-
-    def _recompute(self) -> None:
-        """Changed entities first, at the line they arrived under, then the line moves: a replay that
-        brings a day at once books the day before it leaves. A restored board takes its line first,
-        so events it holds from before the horizon are not booked again."""
-        if self._restoring:
-            self._move_line()
-            self._restoring = False
-        for customer_id in sorted(self._sets.dirty):
-            self._recompute_customer(customer_id)
-        self._sets.dirty = set()
-        self._move_line()
-
-    def _move_line(self) -> None:
-        settled = self._sets.settled_line(self._settled)
-        if settled > self._settled:
-            self._settle(settled)
+        return slots, anchor, self._take_persisted()
 
     def _settle(self, settled: float) -> None:
-        self._settled = settled
-        self._buckets.settle(settled)
+        """Customers not active at the line with nothing after it leave state; the others keep
+        their join and churn of before the line, not their purchases. The anchor is counted here."""
         active = 0
         for customer_id, timeline in list(self._sets.timelines.items()):
             life = _life(timeline.events)
@@ -145,11 +105,11 @@ class AccountBoard:
                 head = timeline.events[:cut]
                 firsts = [first for kind in (JOINED, CHURNED) if (first := next((e for e in head if e.type == kind), None))]
                 timeline.replace_head(cut, sorted(firsts, key=lambda e: (e.time, e.event_id)))
-            self._changed_customers.add(customer_id)
+            self._changed.add(customer_id)
         self._anchor = Anchor(settled, active)
         self._anchor_changed = True
 
-    def _recompute_customer(self, customer_id: str) -> None:
+    def _recompute_entity(self, customer_id: str) -> None:
         events = self._sets.timelines[customer_id].events
         life = _life(events)
         shares: dict[BucketKey, BucketStats] = {}
@@ -170,11 +130,6 @@ class AccountBoard:
                     stats.purchases += 1
                     stats.revenue += event.amount or 0.0
         self._buckets.replace(customer_id, {k: v for k, v in shares.items() if v != BucketStats()})
-        self._changed_customers.add(customer_id)
-
-
-def _encode(event: AccountEvent) -> list[Any]:
-    return [event.event_id, event.type, event.time, event.amount, event.currency]
 
 
 def decode_events(customer_id: str, rows: list[list[Any]]) -> list[AccountEvent]:

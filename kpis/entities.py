@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, Iterable, NamedTuple, Protocol, TypeVar
 
 from kpis.buckets import BucketStats
 from kpis.state import INTERVAL, SIZES, BucketKey, Outcome, Pair, Slot
@@ -184,3 +184,82 @@ class SharedBuckets:
         if any(start < self._line for _, start in slots):
             self.settle(self._line)
         return slots
+
+
+class RecomputedBoard(Generic[E]):
+    """A partition's entities of one kind (tickets, customers), recomputed on the pattern above: what
+    the boards share, each fold's own steps left to ``_recompute_entity`` and ``_settle``.
+
+    Changed entities are recomputed first, at the line they arrived under, then the line moves: a
+    replay that brings a day at once books the day before it leaves. A restored board takes its line
+    first, so events it holds from before the horizon are not booked again."""
+
+    def __init__(self, horizon_s: float) -> None:
+        self._sets: EventSets[E] = EventSets(horizon_s)
+        self._buckets = SharedBuckets()
+        self._settled = 0.0
+        self._restoring = False
+        self._changed: set[str] = set()
+
+    def _entity_id(self, event: E) -> str:
+        raise NotImplementedError
+
+    def _recompute_entity(self, entity_id: str) -> None:
+        raise NotImplementedError
+
+    def _settle(self, settled: float) -> None:
+        """Move the settled line (``self._settled``, the buckets' and the entities' memory)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _encode(event: E) -> list[Any]:
+        raise NotImplementedError
+
+    def apply(self, event: E) -> Outcome:
+        return self._sets.add(self._entity_id(event), event)
+
+    def restore(self, events: Iterable[E]) -> None:
+        """An entity's events read back from the state table (``events``' output)."""
+        self._restoring = True
+        for event in events:
+            self.apply(event)
+
+    @property
+    def horizon(self) -> float:
+        """Events before this time are late."""
+        return self._sets.horizon
+
+    @property
+    def tracked(self) -> int:
+        return len(self._sets.timelines)
+
+    def buckets(self) -> dict[BucketKey, BucketStats]:
+        self._recompute()
+        return self._buckets.totals
+
+    def events(self, entity_id: str) -> list[Any] | None:
+        """What the state table holds of the entity; None once it left state."""
+        timeline = self._sets.timelines.get(entity_id)
+        return None if timeline is None else [self._encode(event) for event in timeline.events]
+
+    def _take_persisted(self) -> dict[str, list[Any] | None]:
+        persisted = {entity_id: self.events(entity_id) for entity_id in self._changed}
+        self._changed = set()
+        return persisted
+
+    def _recompute(self) -> None:
+        if self._restoring:
+            self._move_line()
+            self._restoring = False
+        for entity_id in sorted(self._sets.dirty):
+            self._recompute_entity(entity_id)
+            self._changed.add(entity_id)
+        self._sets.dirty = set()
+        self._move_line()
+
+    def _move_line(self) -> None:
+        settled = self._sets.settled_line(self._settled)
+        if settled > self._settled:
+            self._settled = settled
+            self._buckets.settle(settled)
+            self._settle(settled)

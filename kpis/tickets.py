@@ -13,12 +13,12 @@ for that long leaves the backlog with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from kpis.buckets import BucketStats
-from kpis.entities import EventSets, SharedBuckets, buckets_at
+from kpis.entities import RecomputedBoard, buckets_at
 from kpis.event import TicketEvent
-from kpis.state import UNKNOWN, BucketKey, Outcome, Pair, Slot
+from kpis.state import UNKNOWN, BucketKey, Pair, Slot
 
 # Events this far behind the partition's newest ticket event are late: buckets before it are final.
 HORIZON_S = 36 * 3600.0
@@ -64,40 +64,22 @@ class _Walk:
             self.complaint = event.complaint
 
 
-class TicketBoard:
+class TicketBoard(RecomputedBoard[TicketEvent]):
     """The tickets whose events are in one partition of ``cx.tickets`` (keyed by customer id)."""
 
     def __init__(self, keep_days: float = DEFAULT_KEEP_DAYS, horizon_s: float = HORIZON_S) -> None:
-        self._sets: EventSets[TicketEvent] = EventSets(horizon_s)
-        self._buckets = SharedBuckets()
+        super().__init__(horizon_s)
         self._keep_s = keep_days * 86400.0
         self._open: dict[str, Pair] = {}
-        self._settled = 0.0
-        self._restoring = False
-        self._changed_tickets: set[str] = set()
         self._backlog_changed = False
 
-    def apply(self, event: TicketEvent) -> Outcome:
-        return self._sets.add(event.ticket_id, event)
+    def _entity_id(self, event: TicketEvent) -> str:
+        return event.ticket_id
 
-    def restore(self, events: Iterable[TicketEvent]) -> None:
-        """A ticket's events read back from the state table (``events``' output)."""
-        self._restoring = True
-        for event in events:
-            self.apply(event)
-
-    @property
-    def horizon(self) -> float:
-        """Ticket events before this time are late."""
-        return self._sets.horizon
-
-    @property
-    def tickets_tracked(self) -> int:
-        return len(self._sets.timelines)
-
-    def buckets(self) -> dict[BucketKey, BucketStats]:
-        self._recompute()
-        return self._buckets.totals
+    @staticmethod
+    def _encode(event: TicketEvent) -> list[Any]:
+        return [event.event_id, event.type, event.time, event.customer_id, event.queue, event.channel,
+                event.category, event.complaint]  # fmt: skip
 
     def backlog(self) -> dict[Pair, int]:
         """Tickets open now per (queue, channel)."""
@@ -113,47 +95,22 @@ class TicketBoard:
         self._recompute()
         slots = self._buckets.take_slots()
         backlog = self.backlog() if self._backlog_changed else None
-        persisted = {ticket_id: self.events(ticket_id) for ticket_id in self._changed_tickets}
-        self._changed_tickets = set()
         self._backlog_changed = False
-        return slots, backlog, persisted
-
-    def events(self, ticket_id: str) -> list[Any] | None:
-        timeline = self._sets.timelines.get(ticket_id)
-        return None if timeline is None else [_encode(event) for event in timeline.events]
-
-    def _recompute(self) -> None:
-        """Changed entities first, at the line they arrived under, then the line moves: a replay that
-        brings a day at once books the day before it leaves. A restored board takes its line first,
-        so events it holds from before the horizon are not booked again."""
-        if self._restoring:
-            self._move_line()
-            self._restoring = False
-        for ticket_id in sorted(self._sets.dirty):
-            self._recompute_ticket(ticket_id)
-        self._sets.dirty = set()
-        self._move_line()
-
-    def _move_line(self) -> None:
-        settled = self._sets.settled_line(self._settled)
-        if settled > self._settled:
-            self._settle(settled)
+        return slots, backlog, self._take_persisted()
 
     def _settle(self, settled: float) -> None:
-        """Buckets before the line leave memory; a ticket whose last event is ``keep_days`` behind
-        the newest event leaves state (its shares are all before the line by then)."""
-        self._settled = settled
-        self._buckets.settle(settled)
-        forget_before = self._sets.newest - self._keep_s
+        """A ticket whose last event is ``keep_days`` behind the newest event, and before the line
+        (so all its shares are final), leaves state."""
+        forget_before = min(self._sets.newest - self._keep_s, settled)
         for ticket_id, timeline in list(self._sets.timelines.items()):
             if timeline.events[-1].time < forget_before:
                 self._sets.drop(ticket_id)
                 self._buckets.replace(ticket_id, {})
-                self._changed_tickets.add(ticket_id)
+                self._changed.add(ticket_id)
                 if self._open.pop(ticket_id, None) is not None:
                     self._backlog_changed = True
 
-    def _recompute_ticket(self, ticket_id: str) -> None:
+    def _recompute_entity(self, ticket_id: str) -> None:
         events = self._sets.timelines[ticket_id].events
         shares: dict[BucketKey, BucketStats] = {}
         walk = _Walk.starting(events)
@@ -194,12 +151,6 @@ class TicketBoard:
             else:
                 self._open[ticket_id] = after
             self._backlog_changed = True
-        self._changed_tickets.add(ticket_id)
-
-
-def _encode(event: TicketEvent) -> list[Any]:
-    return [event.event_id, event.type, event.time, event.customer_id, event.queue, event.channel,
-            event.category, event.complaint]  # fmt: skip
 
 
 def decode_events(ticket_id: str, rows: list[list[Any]]) -> list[TicketEvent]:

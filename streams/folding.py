@@ -519,8 +519,8 @@ class Folder:
         metrics.CUSTOMERS_TRACKED.set(sum(s.customers_tracked for s in states))
         metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
         metrics.AGENTS_TRACKED.set(sum(b.agents_tracked for b in self._boards.values()))
-        metrics.TICKETS_TRACKED.set(sum(b.tickets_tracked for b in self._tickets.values()))
-        metrics.ACCOUNTS_TRACKED.set(sum(b.customers_tracked for b in self._accounts.values()))
+        metrics.TICKETS_TRACKED.set(sum(b.tracked for b in self._tickets.values()))
+        metrics.ACCOUNTS_TRACKED.set(sum(b.tracked for b in self._accounts.values()))
         metrics.PARTITIONS_OWNED.set(len(self._states))
 
     @staticmethod

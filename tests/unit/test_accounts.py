@@ -174,9 +174,9 @@ def test_customers_leave_state_by_the_horizon() -> None:
         document("b-j", "customer.joined", t, "b"), document("b-x", "customer.churned", t + 120, "b"),
     ]:  # fmt: skip
         board.apply(decoded(doc))
-    assert board.customers_tracked == 2
+    assert board.tracked == 2
     board.apply(decoded(document("c-j", "customer.joined", t + 3 * DAY, "c")))
     _, anchor, events = board.take_changes()
-    assert board.customers_tracked == 2 and events["b"] is None
+    assert board.tracked == 2 and events["b"] is None
     assert [row[0] for row in events["a"] or []] == ["a-j"]
     assert anchor is not None and anchor.active == 1  # a: joined before the line, never churned

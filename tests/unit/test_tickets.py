@@ -163,8 +163,8 @@ def test_tickets_leave_state_by_their_horizon() -> None:
         document("kept-c", "ticket.created", T0, "kept", queue="q", channel="email"),
         document("kept-f", "ticket.first_response", T0 + 2 * day, "kept"),
     ], board)  # fmt: skip
-    assert board.tickets_tracked == 2 and board.backlog() == {("q", "email"): 2}
+    assert board.tracked == 2 and board.backlog() == {("q", "email"): 2}
     fold([document("new-c", "ticket.created", T0 + 2 * day + 3600 * 2, "new", queue="q", channel="email")], board)
-    assert board.backlog() == {("q", "email"): 2} and board.tickets_tracked == 2
+    assert board.backlog() == {("q", "email"): 2} and board.tracked == 2
     _, _, events = board.take_changes()
     assert events["old"] is None  # its state-table entry is deleted
