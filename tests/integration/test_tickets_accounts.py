@@ -4,9 +4,11 @@ from /v1/kpis and /v1/history (day, week, month) and compared with hand-worked n
 from __future__ import annotations
 
 import json
+import signal
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
@@ -125,3 +127,51 @@ async def test_tickets_and_customers_by_window_day_week_and_month(stack: Stack) 
         return 'cxpulse_events_deadlettered_total{reason="currency",topic="cx.accounts"} 1.0' in text
 
     await eventually(currency_dead_letter, 30, "the USD purchase dead-lettered with reason currency")
+
+
+async def test_a_restart_keeps_open_tickets_and_customers(tmp_path: Path) -> None:
+    """Ctrl-C and start again on the same data directory: a ticket created before the stop and resolved
+    after it is timed from its creation (40 min = 2,400 s), which only the worker's restored state
+    holds; customers who joined before the stop are still there to churn after it."""
+    queue = f"rs-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    data_dir = tmp_path / "data"
+    first = Stack("tickets-accounts-restart", data_dir=data_dir)
+    await first.start()
+    try:
+        await produce(first.bootstrap, [
+            ticket("r-c", "ticket.created", now - 3000, "R", queue=queue, channel="email"),
+            *(account(f"rj{n}", "customer.joined", now - 2900 + n, f"rc-{n}") for n in range(10)),
+        ])  # fmt: skip
+
+        async def before() -> dict[str, Any] | None:
+            rows = (await first.get_json("/v1/kpis", {"queue": queue, "channel": "email", "window": "60m"}))["items"]
+            return rows[0] if rows and rows[0]["tickets_backlog"] == 1 else None
+
+        await eventually(before, 90, "the ticket open before the stop")
+    finally:
+        assert await first.stop(signal.SIGINT) == 0
+
+    again = Stack("tickets-accounts-restart", data_dir=data_dir)
+    await again.start()
+    try:
+        await produce(again.bootstrap, [
+            ticket("r-r", "ticket.resolved", now - 600, "R"),
+            account("rx", "customer.churned", now - 300, "rc-4"),
+        ])  # fmt: skip
+
+        async def after() -> dict[str, Any] | None:
+            rows = (await again.get_json("/v1/kpis", {"queue": queue, "channel": "email", "window": "60m"}))["items"]
+            return rows[0] if rows and rows[0]["tickets_resolved"] == 1 else None
+
+        row = await eventually(after, 90, "the ticket resolved after the restart")
+        assert (row["tickets_created"], row["tickets_backlog"], row["resolution_avg_s"]) == (1, 0, pytest.approx(2400))
+
+        async def company() -> dict[str, Any] | None:
+            rows = (await again.get_json("/v1/kpis", {"queue": "*", "channel": "*", "window": "60m"}))["items"]
+            return rows[0] if rows and rows[0]["customers_churned"] == 1 else None
+
+        row = await eventually(company, 60, "the churn after the restart")
+        assert row["customers_joined"] == 10
+    finally:
+        await again.stop(signal.SIGINT)
