@@ -276,23 +276,19 @@ class KpiBook:
         """Per group: merged stats, the terms summed per queue, span start and end. With ``now``,
         agents' open segments count up to it."""
         open_segments = self._open_segments() if now is not None else {}
-        members: dict[Pair, tuple[BucketStats, Span]] = {}
-        handled: dict[str, int] = defaultdict(int)
-        channels: dict[str, int] = defaultdict(int)
+        summed: dict[Pair, tuple[BucketStats, Span]] = {}
         for pair in pairs:
             window_span = spans(pair[0])
             stats = self._sum(pair, window_span)
             if now is not None and pair in open_segments:
                 stats = _with_open_time(stats, open_segments[pair], window_span, now)
-            handled[pair[0]] += stats.handled
-            channels[pair[0]] += 1
-            if queue in (None, ALL, pair[0]) and channel in (None, ALL, pair[1]):
-                members[pair] = (stats, window_span)
+            summed[pair] = (stats, window_span)
+        costs = self._costs(summed)
+        members = {p: v for p, v in summed.items() if queue in (None, ALL, p[0]) and channel in (None, ALL, p[1])}
         totals: dict[Pair, list[Any]] = {}
         for pair, (stats, window_span) in members.items():
             numerator, denominator = self._service_level_terms(pair[0], stats)
-            share = stats.handled / handled[pair[0]] if handled[pair[0]] else 1 / channels[pair[0]]
-            cost = self._cost(pair[0], stats, window_span, share)
+            cost = costs[pair]
             for group in _groups(*pair):
                 entry = totals.setdefault(group, [BucketStats(), 0, 0, window_span.start, window_span.end, 0.0])
                 entry[0].add(stats)
@@ -308,6 +304,19 @@ class KpiBook:
             group: _Group(*values)
             for group, values in totals.items()
             if (queue is None or group[0] == queue) and (channel is None or group[1] == channel)
+        }
+
+    def _costs(self, summed: dict[Pair, tuple[BucketStats, Span]]) -> dict[Pair, float | None]:
+        """Each pair's cost over its span; a queue's fixed cost is shared by the queue's pairs in
+        ``summed`` (every pair of it: callers pass whole queues)."""
+        handled: dict[str, int] = defaultdict(int)
+        channels: dict[str, int] = defaultdict(int)
+        for (queue, _), (stats, _) in summed.items():
+            handled[queue] += stats.handled
+            channels[queue] += 1
+        return {
+            pair: self._cost(pair[0], stats, window_span, stats.handled / handled[pair[0]] if handled[pair[0]] else 1 / channels[pair[0]])
+            for pair, (stats, window_span) in summed.items()
         }
 
     def _cost(self, queue: str, stats: BucketStats, window_span: Span, share: float) -> float | None:
@@ -481,20 +490,30 @@ class KpiBook:
         before its formulas are applied: a period's ratio is weighted by volume, never a mean of
         daily ratios."""
         rules = self._rules(queue)
-        members = [p for p in self.pairs() if queue in (ALL, p[0]) and channel in (ALL, p[1])]
+        whole = [p for p in self.pairs() if queue in (ALL, p[0])]  # every channel: the fixed cost's shares
+        company = (queue, channel) == (ALL, ALL)
         days = []
         day = first
         while day <= last:
             following = day + timedelta(days=1)
             day_span = Span(local_day_start(day, rules), local_day_start(following, rules), INTERVAL)
+            summed = {pair: (self._day_sum(pair, day_span), day_span) for pair in whole}
+            costs = self._costs(summed)
             stats, numerator, denominator = BucketStats(), 0, 0
-            for pair in members:
-                part = self._day_sum(pair, day_span)
+            cost: float | None = 0.0
+            for pair, (part, _) in summed.items():
+                if channel not in (ALL, pair[1]):
+                    continue
                 stats.add(part)
                 terms = self._service_level_terms(pair[0], part)
                 numerator += terms[0]
                 denominator += terms[1]
-            days.append((day, Counters(stats, numerator, denominator)))
+                pair_cost = costs[pair]
+                cost = None if cost is None or pair_cost is None else cost + pair_cost
+            if company and self._customers.seen:
+                stats.add(self._customers.counters(day_span))
+            years = (day_span.end - day_span.start) / formulas.YEAR_S
+            days.append((day, Counters(stats, numerator, denominator, cost, years, company, self._lifespan_years)))
             day = following
         return days
 

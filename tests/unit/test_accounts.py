@@ -16,6 +16,7 @@ from kpis.book import ALL, KpiBook
 from kpis.event import AccountEvent
 from kpis.rules import AccountRules, QueueRules
 from kpis.state import INTERVAL, MINUTE, BucketKey
+from kpis.targets import over_days
 from kpis.windows import HistoryInterval, Span
 from streams import topics
 from streams.contract import validate
@@ -79,6 +80,10 @@ def test_a_month_with_1000_customers_at_its_start_and_50_churned(every: int) -> 
     assert april["customers_at_start"] == 1000 - 50 + 20
     week = company_row(book, date(2026, 3, 2), HistoryInterval.WEEK)  # Monday 2 March: one churn before it
     assert week["customers_at_start"] == 999
+    # What targets judge (a period to date from daily counters): the same 5 % over March's days.
+    days = [counters for _, counters in book.daily(date(2026, 3, 1), date(2026, 3, 31), ALL, ALL)]
+    assert over_days("churn_rate", days) == pytest.approx(0.05)
+    assert over_days("customers_at_start", days) == 1000
 
 
 def test_clv_with_a_configured_lifespan_and_with_the_lifespan_taken_from_churn() -> None:

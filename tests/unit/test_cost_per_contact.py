@@ -11,6 +11,7 @@ from kpis.book import ALL, KpiBook
 from kpis.buckets import BucketStats
 from kpis.rules import QueueRules
 from kpis.state import INTERVAL, BucketKey
+from kpis.targets import over_days
 from kpis.windows import HistoryInterval
 
 DAY_START = int(datetime(2026, 3, 10, tzinfo=timezone.utc).timestamp())
@@ -41,6 +42,14 @@ def test_a_day_of_one_queue() -> None:
     assert costs["sales", ALL] == pytest.approx(4.0)
     assert costs["sales", "voice"] == pytest.approx((480 + 96 * 100 / 144) / 100)
     assert costs["sales", "chat"] == pytest.approx((96 * 44 / 144) / 44)
+
+
+def test_targets_judge_the_same_cost_from_daily_counters() -> None:
+    book = book_with_a_day()
+    (day,) = book.daily(date(2026, 3, 10), date(2026, 3, 10), "sales", ALL)
+    assert over_days("cost_per_contact", [day[1]]) == pytest.approx(4.0)
+    (voice,) = book.daily(date(2026, 3, 10), date(2026, 3, 10), "sales", "voice")
+    assert over_days("cost_per_contact", [voice[1]]) == pytest.approx((480 + 96 * 100 / 144) / 100)
 
 
 def test_a_queue_without_hourly_cost_has_none_and_nor_has_a_roll_up_over_it() -> None:
