@@ -7,6 +7,7 @@ import json
 import pytest
 
 from adapters.publisher import topic_of
+from api.ingest_http import check
 from kpis.event import AccountEvent, TicketEvent
 from streams import topics
 from streams.contract import InvalidEvent, Rejected, decode_record, record_key
@@ -77,3 +78,12 @@ def test_keys_and_topics() -> None:
     assert topic_of(CREATED) == topic_of(RESOLVED) == topics.TICKETS
     assert topic_of(PURCHASE) == topics.ACCOUNTS
     assert {topics.TICKETS, topics.ACCOUNTS} <= set(topics.FOLDED_TOPICS)
+
+
+def test_the_http_door_checks_tickets_and_accounts_against_their_own_schemas() -> None:
+    check(CREATED)
+    check(PURCHASE)
+    with pytest.raises(InvalidEvent, match="amount"):
+        check({k: v for k, v in PURCHASE.items() if k != "amount"})
+    with pytest.raises(InvalidEvent, match="ticket_id"):
+        check({k: v for k, v in CREATED.items() if k != "ticket_id"})
