@@ -26,6 +26,9 @@ from kpis.state import BucketKey, Pair, Slot
 
 # Events this far behind the partition's newest account event are late: buckets before it are final.
 HORIZON_S = 36 * 3600.0
+# Customers are looked over (purchases dropped, churned ones forgotten) when the settled line has
+# moved this far since the last look, not at every 15-minute move.
+SCAN_EVERY_S = 86400.0
 COMPANY: Final[Pair] = ("*", "*")
 JOINED, CHURNED, PURCHASE = "customer.joined", "customer.churned", "customer.purchase"
 
@@ -66,6 +69,7 @@ class AccountBoard(RecomputedBoard[AccountEvent]):
         super().__init__(horizon_s)
         self._anchor: Anchor | None = None
         self._anchor_changed = False
+        self._scanned = 0.0
 
     def _entity_id(self, event: AccountEvent) -> str:
         return event.customer_id
@@ -87,27 +91,31 @@ class AccountBoard(RecomputedBoard[AccountEvent]):
         self._anchor_changed = False
         return slots, anchor, self._take_persisted()
 
-    def _settle(self, settled: float) -> None:
-        """Customers not active at the line with nothing after it leave state; the others keep
-        their join and churn of before the line, not their purchases. The anchor is counted here."""
-        active = 0
+    def _settle(self, previous: float, settled: float) -> None:
+        """The anchor moves by the nets between the two lines (counted afresh from the customers the
+        first time). Once a day of the line's moves, customers not active at the line with nothing
+        after it leave state, and the others drop their purchases of before it."""
+        if self._anchor is None:
+            active = sum(_life(timeline.events).active_at(settled) for timeline in self._sets.timelines.values())
+        else:
+            active = self._anchor.active + self._buckets.net_between(previous, settled)
+        self._anchor = Anchor(settled, active)
+        self._anchor_changed = True
+        if settled < self._scanned + SCAN_EVERY_S:
+            return
+        self._scanned = settled
         for customer_id, timeline in list(self._sets.timelines.items()):
-            life = _life(timeline.events)
-            now_active = life.active_at(settled)
-            active += now_active
             cut = timeline.cut(settled)
             if cut == 0:
                 continue
-            if cut == len(timeline.events) and not now_active:
+            if cut == len(timeline.events) and not _life(timeline.events).active_at(settled):
                 self._sets.drop(customer_id)
-                self._buckets.replace(customer_id, {})
+                self._buckets.forget(customer_id)
             else:
                 head = timeline.events[:cut]
                 firsts = [first for kind in (JOINED, CHURNED) if (first := next((e for e in head if e.type == kind), None))]
                 timeline.replace_head(cut, sorted(firsts, key=lambda e: (e.time, e.event_id)))
             self._changed.add(customer_id)
-        self._anchor = Anchor(settled, active)
-        self._anchor_changed = True
 
     def _recompute_entity(self, customer_id: str) -> None:
         events = self._sets.timelines[customer_id].events

@@ -157,6 +157,18 @@ class SharedBuckets:
         total.round_durations()
         self.totals[key] = total
 
+    def forget(self, entity_id: str) -> None:
+        """An entity that leaves state with all its shares before the line: the totals holding them
+        are final and stay as they are."""
+        for key in self.shares.pop(entity_id, {}):
+            contributors = self._contributors.get(key)
+            if contributors is not None:
+                contributors.discard(entity_id)
+
+    def net_between(self, start: float, end: float) -> int:
+        """The sum of ``customers_net`` over the 15-minute totals in [start, end)."""
+        return sum(stats.customers_net for key, stats in self.totals.items() if key.size == INTERVAL and start <= key.start < end)
+
     def settle(self, line: float) -> None:
         """Buckets before the line are final and leave memory, with every share of them; a total not
         written out yet stays until ``take_slots`` has given it (a replay can move the line past
@@ -207,8 +219,9 @@ class RecomputedBoard(Generic[E]):
     def _recompute_entity(self, entity_id: str) -> None:
         raise NotImplementedError
 
-    def _settle(self, settled: float) -> None:
-        """Move the settled line (``self._settled``, the buckets' and the entities' memory)."""
+    def _settle(self, previous: float, settled: float) -> None:
+        """The fold's own part of moving the line from ``previous``, before the buckets before it
+        leave memory: what its entities keep, which leave (``SharedBuckets.forget``)."""
         raise NotImplementedError
 
     @staticmethod
@@ -260,6 +273,6 @@ class RecomputedBoard(Generic[E]):
     def _move_line(self) -> None:
         settled = self._sets.settled_line(self._settled)
         if settled > self._settled:
-            self._settled = settled
+            previous, self._settled = self._settled, settled
+            self._settle(previous, settled)
             self._buckets.settle(settled)
-            self._settle(settled)

@@ -23,6 +23,9 @@ from kpis.state import UNKNOWN, BucketKey, Pair, Slot
 # Events this far behind the partition's newest ticket event are late: buckets before it are final.
 HORIZON_S = 36 * 3600.0
 DEFAULT_KEEP_DAYS = 90.0
+# Tickets past their horizon are looked for when the settled line has moved this far since the last
+# look: a scan of every ticket at each 15-minute move would cost a replayed month more than its fold.
+SCAN_EVERY_S = 86400.0
 
 
 @dataclass(slots=True)
@@ -72,6 +75,7 @@ class TicketBoard(RecomputedBoard[TicketEvent]):
         self._keep_s = keep_days * 86400.0
         self._open: dict[str, Pair] = {}
         self._backlog_changed = False
+        self._scanned = 0.0
 
     def _entity_id(self, event: TicketEvent) -> str:
         return event.ticket_id
@@ -98,14 +102,17 @@ class TicketBoard(RecomputedBoard[TicketEvent]):
         self._backlog_changed = False
         return slots, backlog, self._take_persisted()
 
-    def _settle(self, settled: float) -> None:
+    def _settle(self, previous: float, settled: float) -> None:
         """A ticket whose last event is ``keep_days`` behind the newest event, and before the line
-        (so all its shares are final), leaves state."""
+        (so all its shares are final), leaves state; looked for once a day of the line's moves."""
+        if settled < self._scanned + SCAN_EVERY_S:
+            return
+        self._scanned = settled
         forget_before = min(self._sets.newest - self._keep_s, settled)
         for ticket_id, timeline in list(self._sets.timelines.items()):
             if timeline.events[-1].time < forget_before:
                 self._sets.drop(ticket_id)
-                self._buckets.replace(ticket_id, {})
+                self._buckets.forget(ticket_id)
                 self._changed.add(ticket_id)
                 if self._open.pop(ticket_id, None) is not None:
                     self._backlog_changed = True

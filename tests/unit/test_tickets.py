@@ -155,7 +155,7 @@ def test_the_fold_matches_the_reference_on_shuffled_duplicated_events_across_wri
 
 def test_tickets_leave_state_by_their_horizon() -> None:
     """A ticket whose last event is more than tickets.horizon_days behind the newest one is forgotten
-    (an open one leaves the backlog); one touched since stays."""
+    (an open one leaves the backlog) at the next daily look; one touched since stays."""
     board = TicketBoard(keep_days=2)
     day = 86400
     fold([
@@ -164,7 +164,9 @@ def test_tickets_leave_state_by_their_horizon() -> None:
         document("kept-f", "ticket.first_response", T0 + 2 * day, "kept"),
     ], board)  # fmt: skip
     assert board.tracked == 2 and board.backlog() == {("q", "email"): 2}
-    fold([document("new-c", "ticket.created", T0 + 2 * day + 3600 * 2, "new", queue="q", channel="email")], board)
+    # Newest T0 + 3 d 1 h: the line (36 h behind, T0 + 37 h) is a day past the first look (T0 + 12 h);
+    # forgotten: what is 2 days behind the newest and before the line, so "old" (T0), not "kept" (T0 + 2 d).
+    fold([document("new-c", "ticket.created", T0 + 3 * day + 3600, "new", queue="q", channel="email")], board)
     assert board.backlog() == {("q", "email"): 2} and board.tracked == 2
     _, _, events = board.take_changes()
     assert events["old"] is None  # its state-table entry is deleted
