@@ -137,7 +137,7 @@ class AccountBoard(RecomputedBoard[AccountEvent]):
                 for stats in book(event.time):
                     stats.purchases += 1
                     stats.revenue += event.amount or 0.0
-        self._buckets.replace(customer_id, {k: v for k, v in shares.items() if v != BucketStats()})
+        self._buckets.replace(customer_id, shares)
 
 
 def decode_events(customer_id: str, rows: list[list[Any]]) -> list[AccountEvent]:

@@ -174,15 +174,17 @@ class SharedBuckets:
         written out yet stays until ``take_slots`` has given it (a replay can move the line past
         buckets between two writes)."""
         self._line = line
-        for key in [k for k in self.totals if k.start < line and (k.size, k.start) not in self.changed_slots]:
-            del self.totals[key]
-            del self._contributors[key]
-        for entity_id, shares in list(self.shares.items()):
-            kept = {k: v for k, v in shares.items() if k.start >= line}
-            if kept:
-                self.shares[entity_id] = kept
-            else:
-                del self.shares[entity_id]
+        for key in [k for k in self._contributors if k.start < line]:
+            for entity_id in self._contributors[key]:  # the shares of it, not every entity's
+                shares = self.shares.get(entity_id)
+                if shares is not None:
+                    shares.pop(key, None)
+                    if not shares:
+                        del self.shares[entity_id]
+            self._contributors[key] = set()
+            if (key.size, key.start) not in self.changed_slots:
+                del self._contributors[key]
+                self.totals.pop(key, None)
 
     def take_slots(self) -> dict[Slot, dict[Pair, BucketStats]]:
         """Whole slots of buckets that changed since the last call."""

@@ -117,17 +117,19 @@ class TicketBoard(RecomputedBoard[TicketEvent]):
                 if self._open.pop(ticket_id, None) is not None:
                     self._backlog_changed = True
 
+    def _targets(self, shares: dict[BucketKey, BucketStats], walk: _Walk, event: TicketEvent) -> list[BucketStats]:
+        """Where a step counts: its buckets of every size, none before the settled line (final)."""
+        return buckets_at(shares, walk.pair, event.time) if event.time >= self._settled else []
+
     def _recompute_entity(self, ticket_id: str) -> None:
         events = self._sets.timelines[ticket_id].events
         shares: dict[BucketKey, BucketStats] = {}
         walk = _Walk.starting(events)
         for event in events:
             walk.carry(event)
-            booked = event.time >= self._settled
-            targets = buckets_at(shares, walk.pair, event.time) if booked else []
             if event.type == "ticket.created" and walk.created_at is None:
                 walk.created_at, walk.open = event.time, True
-                for stats in targets:
+                for stats in self._targets(shares, walk, event):
                     stats.tickets_created += 1
                     stats.complaints += walk.complaint
                     category = walk.category or UNKNOWN
@@ -135,21 +137,21 @@ class TicketBoard(RecomputedBoard[TicketEvent]):
             elif event.type == "ticket.first_response" and not walk.responded:
                 walk.responded = True
                 if walk.created_at is not None:
-                    for stats in targets:
+                    for stats in self._targets(shares, walk, event):
                         stats.first_response_sum_s += event.time - walk.created_at
                         stats.first_responses += 1
             elif event.type == "ticket.resolved" and (walk.open or (walk.created_at is None and not walk.resolved)):
                 # Without its creation (created before the events kept) a ticket still counts as resolved, untimed.
                 walk.open, walk.resolved = False, True
-                for stats in targets:
+                for stats in self._targets(shares, walk, event):
                     stats.tickets_resolved += 1
                     if walk.created_at is not None:
                         stats.add_resolution(event.time - walk.created_at)
             elif event.type == "ticket.reopened" and not walk.open:
                 walk.open = True
-                for stats in targets:
+                for stats in self._targets(shares, walk, event):
                     stats.tickets_reopened += 1
-        self._buckets.replace(ticket_id, {k: v for k, v in shares.items() if v != BucketStats()})
+        self._buckets.replace(ticket_id, shares)
         before = self._open.get(ticket_id)
         after = walk.pair if walk.open else None
         if before != after:
