@@ -52,16 +52,17 @@ class CustomerLedger:
         return total
 
     def active_at(self, partition: int, at: int) -> int:
-        anchor = self._anchors.get(partition, Anchor(0.0, 0))
+        """Slots are looked up between the anchor and ``at`` only (the anchor is 36 hours behind the
+        newest event, so a live window reads some 150 slots, not the whole history)."""
         by_size = self._slots.get(partition, {MINUTE: {}, INTERVAL: {}})
+        intervals, minutes = by_size[INTERVAL], by_size[MINUTE]
         whole = at // INTERVAL * INTERVAL
-        active = anchor.active
-        for start, stats in by_size[INTERVAL].items():
-            if anchor.line <= start < whole:
-                active += stats.customers_net
-            elif whole <= start < anchor.line:
-                active -= stats.customers_net
-        for start, stats in by_size[MINUTE].items():
-            if whole <= start < at:
-                active += stats.customers_net
-        return active
+        anchor = self._anchors.get(partition)
+        if anchor is None:  # no line yet: every slot before the start counts
+            active = sum(stats.customers_net for start, stats in intervals.items() if start < whole)
+        else:
+            line = int(anchor.line)
+            ahead = range(line, whole, INTERVAL) if line <= whole else range(whole, line, INTERVAL)
+            nets = sum(intervals[start].customers_net for start in ahead if start in intervals)
+            active = anchor.active + (nets if line <= whole else -nets)
+        return active + sum(minutes[start].customers_net for start in range(whole, at, MINUTE) if start in minutes)
