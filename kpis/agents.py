@@ -15,13 +15,13 @@ stretched to the wall clock and a live window still grows second by second.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from kpis.buckets import BucketStats
-from kpis.entities import EventSets, SharedBuckets
+from kpis.entities import RecomputedBoard
 from kpis.event import AgentEvent
 from kpis.rules import QueueRules
-from kpis.state import SIZES, UNKNOWN, BucketKey, Outcome, Pair, Slot
+from kpis.state import SIZES, UNKNOWN, BucketKey, Pair, Slot
 from kpis.windows import business_date, local_day_start
 
 HORIZON_S = 36 * 3600.0
@@ -76,34 +76,25 @@ class _Walk:
         return handled
 
 
-class AgentBoard:
+class AgentBoard(RecomputedBoard[AgentEvent]):
     """The agents whose events are in one partition of ``cx.agents`` (keyed by agent id)."""
 
     def __init__(self, rules: Callable[[str], QueueRules], horizon_s: float = HORIZON_S) -> None:
+        super().__init__(horizon_s)
         self._day_rules = rules("*")
-        self._sets: EventSets[AgentEvent] = EventSets(horizon_s)
-        self._buckets = SharedBuckets()
         self._live: dict[str, dict[str, Any]] = {}
-        self._settled = 0.0
-        self._changed_agents: set[str] = set()
         self._live_changed = False
 
-    # -- events in ---------------------------------------------------------------------------
+    def _entity_id(self, event: AgentEvent) -> str:
+        return event.agent_id
 
-    def apply(self, event: AgentEvent) -> Outcome:
-        return self._sets.add(event.agent_id, event)
-
-    def restore(self, agent_id: str, events: Iterable[AgentEvent]) -> None:
-        """A timeline read back from the state table (``timeline``'s output)."""
-        for event in events:
-            self.apply(event)
+    @staticmethod
+    def _encode(event: AgentEvent) -> list[Any]:
+        return [event.event_id, event.type, event.time, event.state, event.reason,
+                None if event.queues is None else list(event.queues), event.channel, event.capacity,
+                event.contact_id, event.contact_queue, event.name]  # fmt: skip
 
     # -- reading out -------------------------------------------------------------------------
-
-    def buckets(self) -> dict[BucketKey, BucketStats]:
-        """Every bucket holding agent time of closed segments since the settled line."""
-        self._recompute()
-        return self._buckets.totals
 
     def live(self) -> list[dict[str, Any]]:
         """One record per agent whose state is known: what the read side needs for the live counts,
@@ -116,43 +107,15 @@ class AgentBoard:
         unchanged), and the timelines to persist per agent (None: the agent left state)."""
         self._recompute()
         slots = self._buckets.take_slots()
-        timelines = {agent_id: self.timeline(agent_id) for agent_id in self._changed_agents}
         live = self.live() if self._live_changed else None
-        self._changed_agents = set()
         self._live_changed = False
-        return slots, live, timelines
-
-    def timeline(self, agent_id: str) -> list[Any] | None:
-        agent = self._sets.timelines.get(agent_id)
-        if agent is None:
-            return None
-        return [_encode(event) for event in agent.events]
-
-    @property
-    def horizon(self) -> float:
-        """Agent events before this time are late."""
-        return self._sets.horizon
-
-    @property
-    def agents_tracked(self) -> int:
-        return len(self._sets.timelines)
+        return slots, live, self._take_persisted()
 
     # -- recomputing -------------------------------------------------------------------------
 
-    def _recompute(self) -> None:
-        settled = self._sets.settled_line(self._settled)
-        if settled > self._settled:
-            self._settle(settled)
-        for agent_id in sorted(self._sets.dirty):
-            self._recompute_agent(agent_id)
-        self._sets.dirty = set()
-
-    def _settle(self, settled: float) -> None:
-        """Move the settled line: buckets before it are final (written already) and leave memory;
-        events before it collapse into the one that gives the state at the line. An agent logged out
-        before the line leaves state altogether."""
-        self._settled = settled
-        self._buckets.settle(settled)
+    def _settle(self, previous: float, settled: float) -> None:
+        """Events before the line collapse into the one that gives the state at the line. An agent
+        logged out before the line leaves state altogether."""
         for agent_id, agent in list(self._sets.timelines.items()):
             cut = agent.cut(settled)
             if cut == 0:
@@ -160,8 +123,9 @@ class AgentBoard:
             live = self._live.get(agent_id)
             if cut == len(agent.events) and live is not None and live["state"] == LOGGED_OUT:
                 self._sets.drop(agent_id)
+                self._buckets.forget(agent_id)
                 del self._live[agent_id]
-                self._changed_agents.add(agent_id)
+                self._changed.add(agent_id)
                 self._live_changed = True
                 continue
             walk = _Walk()
@@ -174,9 +138,9 @@ class AgentBoard:
                 walk.contact_id, walk.contact_queue, walk.name,
             )  # fmt: skip
             agent.replace_head(cut, [summary])
-            self._changed_agents.add(agent_id)
+            self._changed.add(agent_id)
 
-    def _recompute_agent(self, agent_id: str) -> None:
+    def _recompute_entity(self, agent_id: str) -> None:
         events = self._sets.timelines[agent_id].events
         shares: dict[BucketKey, BucketStats] = {}
         days: dict[str, dict[str, float]] = {}
@@ -201,7 +165,6 @@ class AgentBoard:
             else:
                 self._live[agent_id] = live
             self._live_changed = True
-        self._changed_agents.add(agent_id)
 
     @staticmethod
     def _live_record(agent_id: str, walk: _Walk, open_from: float, days: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -249,14 +212,8 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {name: round(value, 3) for name, value in values.items()}
 
 
-def _encode(event: AgentEvent) -> list[Any]:
-    return [event.event_id, event.type, event.time, event.state, event.reason,
-            None if event.queues is None else list(event.queues), event.channel, event.capacity,
-            event.contact_id, event.contact_queue, event.name]  # fmt: skip
-
-
 def decode_timeline(agent_id: str, rows: list[list[Any]]) -> list[AgentEvent]:
-    """The events of ``AgentBoard.timeline`` back, for ``AgentBoard.restore``."""
+    """The events of ``AgentBoard.events`` back, for ``AgentBoard.restore``."""
     return [
         AgentEvent(str(event_id), str(kind), float(at), agent_id, state, reason,
                    None if queues is None else tuple(queues), channel, capacity, contact_id, contact_queue, name)

@@ -111,7 +111,7 @@ class Folder:
             account_board = AccountBoard()
             for kind, rest, raw in entries:
                 if kind == "a":
-                    board.restore(str(rest[0]), decode_timeline(str(rest[0]), orjson.loads(raw)))
+                    board.restore(decode_timeline(str(rest[0]), orjson.loads(raw)))
                 elif kind == "t":
                     ticket_board.restore(tickets.decode_events(str(rest[0]), orjson.loads(raw)))
                 elif kind == "c":
@@ -518,7 +518,7 @@ class Folder:
         metrics.CONTACTS_TRACKED.set(sum(s.contacts_tracked for s in states))
         metrics.CUSTOMERS_TRACKED.set(sum(s.customers_tracked for s in states))
         metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
-        metrics.AGENTS_TRACKED.set(sum(b.agents_tracked for b in self._boards.values()))
+        metrics.AGENTS_TRACKED.set(sum(b.tracked for b in self._boards.values()))
         metrics.TICKETS_TRACKED.set(sum(b.tracked for b in self._tickets.values()))
         metrics.ACCOUNTS_TRACKED.set(sum(b.tracked for b in self._accounts.values()))
         metrics.PARTITIONS_OWNED.set(len(self._states))
