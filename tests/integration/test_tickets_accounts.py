@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator
 import httpx
 import pytest
 
+from tests.events import contact_event
 from tests.integration.stack import Stack, eventually, produce
 
 pytestmark = pytest.mark.integration
@@ -175,3 +176,47 @@ async def test_a_restart_keeps_open_tickets_and_customers(tmp_path: Path) -> Non
         assert row["customers_joined"] == 10
     finally:
         await again.stop(signal.SIGINT)
+
+
+async def test_cost_per_contact_of_a_configured_queue(tmp_path: Path) -> None:
+    """Queue Q with hourly_cost 30 and fixed_cost_per_day 96. Yesterday one agent was available from
+    09:00 to 17:00 (28,800 s staffed) and 4 contacts were handled: (28,800 x 30 / 3,600 + 96) / 4 =
+    (240 + 96) / 4 = 84 per contact. A queue without hourly_cost has none (null)."""
+    queue, other = f"cost-{uuid.uuid4().hex[:8]}", f"free-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "cxpulse.yaml"
+    config.write_text(f"queues:\n  {queue}:\n    hourly_cost: 30\n    fixed_cost_per_day: 96\n")
+    day = datetime.now(timezone.utc).date() - timedelta(days=1)
+    start = midnight(day)
+    agent = f"{queue}-a1"
+
+    def agent_event(event_id: str, at: float, state: str, **given: Any) -> tuple[str, bytes, bytes]:
+        event = {"event_id": event_id, "type": "agent.state_changed", "time": stamp(at), "agent_id": agent, "state": state, **given}
+        return ("cx.agents", agent.encode(), json.dumps(event).encode())
+
+    records = [agent_event("a-in", start + 9 * 3600, "available", queues=[queue], channel="voice")]
+    for q in (queue, other):
+        for n in range(4):
+            contact, at = f"{q}-c{n}", start + 10 * 3600 + n * 600
+            for event in (
+                contact_event("offered", contact, at, q), contact_event("answered", contact, at + 20, q, agent_id=agent),
+                contact_event("ended", contact, at + 200, q, agent_id=agent, talk_s=180),
+            ):  # fmt: skip
+                records.append(("cx.calls", event["customer_id"].encode(), json.dumps(event).encode()))
+    records.append(agent_event("a-out", start + 17 * 3600, "logged_out"))
+    stack = Stack("tickets-accounts-cost", config=config)
+    await stack.start()
+    try:
+        await produce(stack.bootstrap, records)
+
+        async def costed() -> dict[str, Any] | None:
+            params = {"from": day.isoformat(), "to": day.isoformat(), "interval": "1d", "queue": queue, "channel": "voice"}
+            rows = (await stack.get_json("/v1/history", params))["items"]
+            return rows[0] if rows and rows[0]["handled"] == 4 and rows[0]["staffed_s"] == 28_800 else None
+
+        row = await eventually(costed, 90, f"the day of {queue} with its staffed time")
+        assert row["cost_per_contact"] == pytest.approx(84)
+        params = {"from": day.isoformat(), "to": day.isoformat(), "interval": "1d", "queue": other, "channel": "voice"}
+        (free,) = (await stack.get_json("/v1/history", params))["items"]
+        assert free["handled"] == 4 and free["cost_per_contact"] is None
+    finally:
+        await stack.stop(signal.SIGINT)
