@@ -44,6 +44,11 @@ def _with_open_time(stats: BucketStats, segments: list[_Open], window_span: Span
     added.round_durations()
     return added
 
+def _categories(stats: BucketStats) -> dict[str, int]:
+    """Tickets created per category in a row's span (the category is a counter, not a row key)."""
+    return {name: count for name, count in sorted(stats.ticket_categories.items()) if count}
+
+
 ALL = "*"
 Pair = tuple[str, str]
 # Window sums remembered per (size, pair): the served windows' spans of this minute and the last.
@@ -370,6 +375,7 @@ class KpiBook:
                     **{name: len(present.get(state, ())) for name, state in AGENT_COUNTS.items()},
                     "waiting_per_available": round(count / available, 3) if available else None,
                     "tickets_backlog": backlog.get((row_queue, row_channel), 0),
+                    "tickets_by_category": _categories(row.stats),
                     "agents_aux_by_reason": {
                         reason[4:]: len(ids) for reason, ids in sorted(present.items()) if reason.startswith("aux:")
                     },
@@ -541,6 +547,7 @@ class KpiBook:
                             "start": iso(row.start),
                             "end": iso(row.end),
                             **compute(self._counters(group, row, period.span)),
+                            "tickets_by_category": _categories(row.stats),
                         }
                     )
         rows.sort(key=lambda row: (row["queue"], row["channel"], row["start"]))

@@ -97,6 +97,7 @@ async def test_tickets_and_customers_by_window_day_week_and_month(stack: Stack) 
     assert row["resolution_avg_s"] == pytest.approx(1350)
     assert row["resolution_p90_s"] == pytest.approx(1500)
     assert row["first_response_avg_s"] == pytest.approx(300)
+    assert row["tickets_by_category"] == {"billing": 1, "delivery": 1, "unknown": 1}
     assert row["customers_churned"] is None  # company-wide: only in the all-queues row
 
     async def period(interval: str) -> dict[str, Any] | None:
@@ -117,6 +118,7 @@ async def test_tickets_and_customers_by_window_day_week_and_month(stack: Stack) 
     )
     (day,) = history["items"]
     assert (day["tickets_created"], day["tickets_resolved"], day["resolution_avg_s"]) == (2, 1, 7200)
+    assert day["tickets_by_category"] == {"billing": 2}
     assert day["customers_churned"] is None
 
     metrics = (await stack.get("/metrics")).text
