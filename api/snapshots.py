@@ -25,6 +25,8 @@ from service.settings import Settings
 log = logging.getLogger("cxpulse.api.snapshots")
 
 MINUTES_KEPT_S = 2 * 3600
+# A partition's agent time goes into the book as the share of partition ``AGENT_SHARE - p``.
+AGENT_SHARE = -1
 PRUNE_EVERY_S = 60.0
 # The broker is asked for the source end offsets this often (lag for /metrics, and whether it
 # answers at all) and given this long to answer, both at most a quarter of ``kpi.stale_seconds``
@@ -173,8 +175,12 @@ class SnapshotReader:
             highest = self._progress[topic].setdefault(int(key[1]), {})
             for source, offset in (value or {}).items():
                 highest[source] = max(highest.get(source, -1), int(offset))
+        elif key[0] == "agents":
+            self.book.put_agents(int(key[1]), [] if raw_value is None else orjson.loads(raw_value))
         elif raw_value is not None:
-            partition, size, start = (int(part) for part in key)
+            partition, size, start = (int(part) for part in key[-3:])
+            if key[0] == "agent-slot":
+                partition = AGENT_SHARE - partition  # a share of its own beside the partition's contacts
             for bucket, stats in self._slots.read(partition, size, start, raw_value):
                 self.book.put(partition, bucket, stats)
 

@@ -11,14 +11,36 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from kpis import formulas
+from kpis.agents import DAY_FIELDS, LOGGED_OUT, STATE_FIELDS
 from kpis.buckets import BucketStats
 from kpis.catalog import Counters, compute
 from kpis.rules import QueueRules
 from kpis.state import INTERVAL, MINUTE, BucketKey
 from kpis.windows import HistoryInterval, Span, Window, business_date, history_periods, iso, local_day_start, span
+
+
+def _with_open_time(stats: BucketStats, segments: list[_Open], window_span: Span, now: float) -> BucketStats:
+    """The window's counters plus the part of agents' open segments inside it (the worker books
+    segments once they end; the read side adds the open ones at its own clock)."""
+    added = BucketStats()
+    end = min(now, window_span.end)
+    for segment in segments:
+        seconds = (end - max(segment.start, window_span.start)) * segment.share
+        if seconds <= 0:
+            continue
+        added.staffed_s += seconds
+        state_field = STATE_FIELDS[segment.state]
+        setattr(added, state_field, getattr(added, state_field) + seconds)
+        if segment.reason is not None:
+            added.aux_reason_s[segment.reason] = added.aux_reason_s.get(segment.reason, 0.0) + seconds
+    if not added.staffed_s:
+        return stats
+    added.add(stats)
+    added.round_durations()
+    return added
 
 ALL = "*"
 Pair = tuple[str, str]
@@ -28,6 +50,21 @@ SPANS_KEPT = 8
 
 def _groups(queue: str, channel: str) -> tuple[Pair, ...]:
     return ((queue, channel), (queue, ALL), (ALL, channel), (ALL, ALL))
+
+
+class _Open(NamedTuple):
+    """An agent's open segment: its state from ``start`` until now, a share of it per served queue."""
+
+    start: float
+    state: str
+    reason: str | None
+    share: float
+
+
+# The live agent counts of a row, by the state they count.
+AGENT_COUNTS = {
+    "agents_available": "available", "agents_on_contact": "on_contact", "agents_acw": "after_contact_work", "agents_aux": "aux",
+}  # fmt: skip
 
 
 class KpiBook:
@@ -41,6 +78,7 @@ class KpiBook:
         self._running: dict[Pair, BucketStats] = {}
         self._sums: dict[tuple[int, Pair], dict[Span, BucketStats]] = {}
         self._days: dict[Pair, dict[tuple[int, int], BucketStats]] = {}
+        self._agents: dict[int, list[dict[str, Any]]] = {}
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -94,6 +132,10 @@ class KpiBook:
     def put_waiting(self, partition: int, waiting: dict[Pair, tuple[int, float]]) -> None:
         self._waiting[partition] = waiting
 
+    def put_agents(self, partition: int, records: list[dict[str, Any]]) -> None:
+        """A partition's live agent records (kpis/agents.py), replacing the previous ones."""
+        self._agents[partition] = records
+
     def prune(self, size: int, before: float) -> int:
         """Forget buckets of one size that start before ``before``; returns how many."""
         old = [key for key in self._parts if key.size == size and key.start < before]
@@ -121,6 +163,7 @@ class KpiBook:
     def pairs(self) -> set[Pair]:
         seen = {pair for merged in self._merged.values() for pair, starts in merged.items() if starts}
         seen |= {pair for waiting in self._waiting.values() for pair in waiting}
+        seen |= {(queue, record["channel"]) for record in self._agent_records() for queue in record["queues"]}
         channels = {channel for _, channel in seen} or {"voice"}
         seen |= {(queue, channel) for queue in self._configured for channel in channels}
         return seen
@@ -192,14 +235,19 @@ class KpiBook:
         pairs: Iterable[Pair],
         queue: str | None,
         channel: str | None,
+        now: float | None = None,
     ) -> dict[Pair, tuple[BucketStats, int, int, int, int]]:
-        """Per group: merged stats, service-level numerator and denominator, span start and end."""
+        """Per group: merged stats, service-level numerator and denominator, span start and end. With
+        ``now``, agents' open segments count up to it."""
         totals: dict[Pair, list[Any]] = {}
+        open_segments = self._open_segments() if now is not None else {}
         for pair in pairs:
             if queue not in (None, ALL, pair[0]) or channel not in (None, ALL, pair[1]):
                 continue
             window_span = spans(pair[0])
             stats = self._sum(pair, window_span)
+            if now is not None and pair in open_segments:
+                stats = _with_open_time(stats, open_segments[pair], window_span, now)
             numerator, denominator = self._service_level_terms(pair[0], stats)
             for group in _groups(*pair):
                 entry = totals.setdefault(group, [BucketStats(), 0, 0, window_span.start, window_span.end])
@@ -221,10 +269,13 @@ class KpiBook:
 
     def rows(self, window: Window, now: float, queue: str | None = None, channel: str | None = None) -> list[dict[str, Any]]:
         waiting = self._waiting_now()
+        agents = self._agents_now()
         rows = []
-        grouped = self._rows(lambda q: span(window, now, self._rules(q)), self.pairs(), queue, channel)
+        grouped = self._rows(lambda q: span(window, now, self._rules(q)), self.pairs(), queue, channel, now)
         for (row_queue, row_channel), (stats, numerator, denominator, start, end) in sorted(grouped.items()):
             count, oldest = waiting.get((row_queue, row_channel), (0, now))
+            present = agents.get((row_queue, row_channel), {})
+            available = len(present.get("available", ()))
             rows.append(
                 {
                     "queue": row_queue,
@@ -235,9 +286,114 @@ class KpiBook:
                     **compute(Counters(stats, numerator, denominator)),
                     "waiting_now": count,
                     "longest_waiting_s": round(max(0.0, now - oldest), 3) if count else None,
+                    "agents_staffed": len(present.get("staffed", ())),
+                    **{name: len(present.get(state, ())) for name, state in AGENT_COUNTS.items()},
+                    "waiting_per_available": round(count / available, 3) if available else None,
+                    "agents_aux_by_reason": {
+                        reason[4:]: len(ids) for reason, ids in sorted(present.items()) if reason.startswith("aux:")
+                    },
                 }
             )
         return rows
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def _agent_records(self) -> Iterable[dict[str, Any]]:
+        for records in self._agents.values():
+            yield from records
+
+    def _open_segments(self) -> dict[Pair, list[_Open]]:
+        segments: dict[Pair, list[_Open]] = {}
+        for record in self._agent_records():
+            if record["state"] == LOGGED_OUT:
+                continue
+            queues = record["queues"]
+            segment = _Open(record["open_from"], record["state"], record["reason"], 1 / len(queues))
+            for queue in queues:
+                segments.setdefault((queue, record["channel"]), []).append(segment)
+        return segments
+
+    def _agents_now(self) -> dict[Pair, dict[str, set[str]]]:
+        """Per row group: the agents in each state now, and ``staffed`` and ``aux:<reason>``; an agent
+        is counted in every queue it serves, and once in a roll-up."""
+        present: dict[Pair, dict[str, set[str]]] = {}
+        for record in self._agent_records():
+            state = record["state"]
+            if state == LOGGED_OUT:
+                continue
+            keys = ("staffed", state) if state != "aux" else ("staffed", state, f"aux:{record['reason']}")
+            for queue in record["queues"]:
+                for group in _groups(queue, record["channel"]):
+                    by_state = present.setdefault(group, {})
+                    for key in keys:
+                        by_state.setdefault(key, set()).add(record["agent_id"])
+        return present
+
+    def agents(self, now: float, queue: str | None = None, channel: str | None = None) -> list[dict[str, Any]]:
+        """The agents board: each agent serving the queue (all agents without one) who is logged in,
+        or logged out since the start of today, with today's values up to ``now``."""
+        rules = self._rules(ALL)
+        today = business_date(now, rules)
+        day_start = local_day_start(today, rules)
+        missed = self._missed_by_agent(Span(day_start, local_day_start(today + timedelta(days=1), rules), INTERVAL))
+        listed = []
+        for record in sorted(self._agent_records(), key=lambda r: str(r["agent_id"])):
+            if queue not in (None, ALL) and queue not in record["queues"]:
+                continue
+            if channel not in (None, ALL) and channel != record["channel"]:
+                continue
+            state = record["state"]
+            if state == LOGGED_OUT and record["since"] < day_start:
+                continue
+            totals = {name: 0.0 for name in ("staffed_s", *DAY_FIELDS.values())}
+            totals.update(record["days"].get(today.isoformat(), {}))
+            handled = int(totals.pop("handled", 0))
+            if state != LOGGED_OUT:
+                seconds = max(0.0, now - max(record["open_from"], day_start))
+                totals["staffed_s"] += seconds
+                totals[DAY_FIELDS[state]] += seconds
+            contact = None
+            if state == "on_contact" and record["contact_since"] is not None:
+                contact = {"contact_id": record["contact_id"], "queue": record["contact_queue"],
+                           "duration_s": round(max(0.0, now - record["contact_since"]), 3)}  # fmt: skip
+            listed.append(
+                {
+                    "agent_id": record["agent_id"], "name": record["name"], "state": state, "reason": record["reason"],
+                    "since": iso(record["since"]), "time_in_state_s": round(max(0.0, now - record["since"]), 3),
+                    "queues": record["queues"], "channel": record["channel"], "capacity": record["capacity"],
+                    "contact": contact,
+                    "today": {
+                        "date": today.isoformat(), "handled": handled,
+                        "aht_s": round((totals["on_contact_s"] + totals["after_contact_work_s"]) / handled, 3) if handled else None,
+                        "missed": missed.get(record["agent_id"], 0),
+                        **{name: round(value, 3) for name, value in totals.items()},
+                    },
+                }
+            )  # fmt: skip
+        return listed
+
+    def agent_summary(self, now: float, queue: str | None = None, channel: str | None = None) -> dict[str, Any]:
+        """Counts by state over the agents ``agents`` lists (``logged_out``: since today's start)."""
+        summary: dict[str, Any] = {"staffed": 0, **{state: 0 for state in STATE_FIELDS}, LOGGED_OUT: 0, "aux_by_reason": {}}
+        for entry in self.agents(now, queue, channel):
+            state = entry["state"]
+            summary[state] += 1
+            if state != LOGGED_OUT:
+                summary["staffed"] += 1
+            if state == "aux":
+                reasons = summary["aux_by_reason"]
+                reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+        return summary
+
+    def _missed_by_agent(self, day_span: Span) -> dict[str, int]:
+        missed: dict[str, int] = {}
+        for by_start in self._merged[INTERVAL].values():
+            for start in day_span.starts():
+                stats = by_start.get(start)
+                if stats is not None:
+                    for agent_id, count in stats.missed_by_agent.items():
+                        missed[agent_id] = missed.get(agent_id, 0) + count
+        return missed
 
     def daily(self, first: date, last: date, queue: str, channel: str) -> list[tuple[date, Counters]]:
         """One group's counters per local business day from ``first`` to ``last`` (the queue's days;

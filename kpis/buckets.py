@@ -54,6 +54,16 @@ class BucketStats:
     resolved_answers: int = 0
     known_customer_offered: int = 0
     repeat_offered: int = 0
+    missed: int = 0
+    transferred: int = 0
+    missed_by_agent: dict[str, int] = field(default_factory=dict)
+    # Agent time (kpis/agents.py): seconds of closed state segments, split over the queues served.
+    staffed_s: float = 0.0
+    available_s: float = 0.0
+    on_contact_s: float = 0.0
+    agent_acw_s: float = 0.0
+    aux_s: float = 0.0
+    aux_reason_s: dict[str, float] = field(default_factory=dict)
 
     def add(self, other: BucketStats) -> None:
         """Written out field by field: serving sums thousands of buckets per refresh, and this is
@@ -80,6 +90,21 @@ class BucketStats:
         self.resolved_answers += other.resolved_answers
         self.known_customer_offered += other.known_customer_offered
         self.repeat_offered += other.repeat_offered
+        self.missed += other.missed
+        self.transferred += other.transferred
+        self.staffed_s += other.staffed_s
+        self.available_s += other.available_s
+        self.on_contact_s += other.on_contact_s
+        self.agent_acw_s += other.agent_acw_s
+        self.aux_s += other.aux_s
+        if other.missed_by_agent:
+            missed = self.missed_by_agent
+            for agent, count in other.missed_by_agent.items():
+                missed[agent] = missed.get(agent, 0) + count
+        if other.aux_reason_s:
+            reasons = self.aux_reason_s
+            for reason, seconds in other.aux_reason_s.items():
+                reasons[reason] = reasons.get(reason, 0.0) + seconds
         if other.wait_bins:
             bins = self.wait_bins
             for upper, count in other.wait_bins.items():
@@ -105,6 +130,10 @@ class BucketStats:
             mine = self.scores.setdefault(name, [0] * len(theirs))
             for index, count in enumerate(theirs):
                 mine[index] -= count
+        for agent, count in other.missed_by_agent.items():
+            self.missed_by_agent[agent] = self.missed_by_agent.get(agent, 0) - count
+        for reason, seconds in other.aux_reason_s.items():
+            self.aux_reason_s[reason] = self.aux_reason_s.get(reason, 0.0) - seconds
 
     def round_durations(self) -> None:
         """Sums of seconds to the microsecond: a sum kept up to date by adding and subtracting buckets
@@ -114,6 +143,13 @@ class BucketStats:
         self.talk_sum_s = round(self.talk_sum_s, 6)
         self.hold_sum_s = round(self.hold_sum_s, 6)
         self.acw_sum_s = round(self.acw_sum_s, 6)
+        self.staffed_s = round(self.staffed_s, 6)
+        self.available_s = round(self.available_s, 6)
+        self.on_contact_s = round(self.on_contact_s, 6)
+        self.agent_acw_s = round(self.agent_acw_s, 6)
+        self.aux_s = round(self.aux_s, 6)
+        if self.aux_reason_s:
+            self.aux_reason_s = {reason: round(seconds, 6) for reason, seconds in self.aux_reason_s.items()}
 
     def score_counts(self, scale: SurveyScale) -> list[int]:
         """Answers per score of the scale, zeros when it has none (do not modify: may be a new list)."""
@@ -176,6 +212,24 @@ class BucketStats:
             data["known_customer_offered"] = self.known_customer_offered
         if self.repeat_offered:
             data["repeat_offered"] = self.repeat_offered
+        if self.missed:
+            data["missed"] = self.missed
+        if self.transferred:
+            data["transferred"] = self.transferred
+        if self.missed_by_agent:
+            data["missed_by_agent"] = self.missed_by_agent
+        if self.staffed_s:
+            data["staffed_s"] = self.staffed_s
+        if self.available_s:
+            data["available_s"] = self.available_s
+        if self.on_contact_s:
+            data["on_contact_s"] = self.on_contact_s
+        if self.agent_acw_s:
+            data["agent_acw_s"] = self.agent_acw_s
+        if self.aux_s:
+            data["aux_s"] = self.aux_s
+        if self.aux_reason_s:
+            data["aux_reason_s"] = self.aux_reason_s
         if self.wait_bins:
             data["wait_bins"] = {str(upper): count for upper, count in self.wait_bins.items()}
         for name, counts in self.scores.items():
@@ -188,6 +242,8 @@ class BucketStats:
         """Unknown keys are ignored and missing ones default, so old and new snapshots both load."""
         stats = cls(**{k: v for k, v in data.items() if k in _SCALARS})
         stats.wait_bins = {int(upper): count for upper, count in data.get("wait_bins", {}).items()}
+        stats.missed_by_agent = dict(data.get("missed_by_agent", {}))
+        stats.aux_reason_s = dict(data.get("aux_reason_s", {}))
         for scale in SURVEY_SCALES:
             if scale.counts_key in data:
                 stats.scores[scale.name] = list(data[scale.counts_key])
@@ -201,5 +257,7 @@ class BucketStats:
         return total
 
 
-_SCALARS = frozenset(f.name for f in fields(BucketStats) if f.name not in ("wait_bins", "scores"))
+_SCALARS = frozenset(
+    f.name for f in fields(BucketStats) if f.name not in ("wait_bins", "scores", "missed_by_agent", "aux_reason_s")
+)
 _SUMMED = tuple(name for name in _SCALARS if name != "max_wait_s")

@@ -21,8 +21,8 @@ Unit = Literal["count", "ratio", "seconds", "score"]
 Display = Literal["count", "percent", "duration", "score", "signed"]
 Kind = Literal["window", "live"]
 # The group a KPI is shown in (a Grafana row, a block of the docs table), in display order.
-SECTIONS: Final = ("volumes", "waits", "abandonment", "handling", "quality")
-Section = Literal["volumes", "waits", "abandonment", "handling", "quality"]
+SECTIONS: Final = ("volumes", "waits", "abandonment", "handling", "quality", "agents")
+Section = Literal["volumes", "waits", "abandonment", "handling", "quality", "agents"]
 
 
 class Counters(NamedTuple):
@@ -68,6 +68,18 @@ def _count(name: str, section: Section, title: str, metric: str, help_text: str,
         name, section, title, "count", "count", None, metric, help_text, definition,
         formula=lambda c: getattr(c.stats, name), volume=None,
     )  # fmt: skip
+
+
+def _agent_seconds(name: str, title: str, metric: str, help_text: str) -> Kpi:
+    return Kpi(
+        name, "agents", title, "seconds", "duration", None, metric, help_text, "agent-time",
+        formula=lambda c: round(getattr(c.stats, name), 3), volume=None,
+    )  # fmt: skip
+
+
+def _agents_live(name: str, title: str, help_text: str) -> Kpi:
+    metric = f"cxpulse_{name.removeprefix('agents_')}_agents"
+    return Kpi(name, "agents", title, "count", "count", None, metric, help_text, "agents-now", volume=None, kind="live")
 
 
 def _scale_mean(scale: SurveyScale) -> Kpi:
@@ -183,6 +195,30 @@ KPIS: Final[tuple[Kpi, ...]] = (
         "surveys", formula=lambda c: formulas.net_promoter_score(c.stats.score_counts(_NPS)), volume=("surveys",),
     ),
     *(_scale_mean(scale) for scale in SURVEY_SCALES),
+    _count(
+        "missed", "agents", "Missed offers", "cxpulse_window_missed_contacts",
+        "Contacts offered to an agent who did not answer.", "agent-time",
+    ),  # fmt: skip
+    _count(
+        "transferred", "agents", "Transfers", "cxpulse_window_transferred_contacts",
+        "Contacts an agent transferred.", "agent-time",
+    ),  # fmt: skip
+    Kpi(
+        "occupancy", "agents", "Occupancy", "ratio", "percent", "lower", "cxpulse_window_occupancy_ratio",
+        "Time on contacts and in after-contact work over staffed time less aux time, 0..1.", "occupancy",
+        formula=lambda c: formulas.ratio(c.stats.on_contact_s + c.stats.agent_acw_s, c.stats.staffed_s - c.stats.aux_s),
+        volume=None,
+    ),
+    Kpi(
+        "aux_share", "agents", "Aux share", "ratio", "percent", "lower", "cxpulse_window_aux_ratio",
+        "Time in auxiliary states (breaks, meetings, training) over staffed time, 0..1.", "occupancy",
+        formula=lambda c: formulas.ratio(c.stats.aux_s, c.stats.staffed_s), volume=None,
+    ),
+    _agent_seconds("staffed_s", "Staffed time", "cxpulse_window_staffed_seconds", "Agent time logged in, in any state."),
+    _agent_seconds("available_s", "Available time", "cxpulse_window_available_seconds", "Agent time available for a contact."),
+    _agent_seconds("on_contact_s", "On-contact time", "cxpulse_window_on_contact_seconds", "Agent time on contacts."),
+    _agent_seconds("agent_acw_s", "Agent ACW time", "cxpulse_window_agent_acw_seconds", "Agent time in after-contact work."),
+    _agent_seconds("aux_s", "Aux time", "cxpulse_window_aux_seconds", "Agent time in auxiliary states."),
     Kpi(
         "waiting_now", "volumes", "Contacts waiting", "count", "count", "lower", "cxpulse_waiting_contacts",
         "Contacts waiting in the queue now.", "live-values", volume=None, kind="live",
@@ -190,6 +226,16 @@ KPIS: Final[tuple[Kpi, ...]] = (
     Kpi(
         "longest_waiting_s", "waits", "Longest waiting contact", "seconds", "duration", "lower", "cxpulse_longest_waiting_seconds",
         "Age of the oldest contact waiting now.", "live-values", volume=None, kind="live",
+    ),
+    _agents_live("agents_staffed", "Agents staffed", "Agents logged in now, in any state."),
+    _agents_live("agents_available", "Agents available", "Agents available for a contact now."),
+    _agents_live("agents_on_contact", "Agents on contact", "Agents on a contact now."),
+    _agents_live("agents_acw", "Agents in ACW", "Agents in after-contact work now."),
+    _agents_live("agents_aux", "Agents in aux", "Agents in an auxiliary state (break, meeting, ...) now."),
+    Kpi(
+        "waiting_per_available", "agents", "Waiting per available agent", "score", "score", "lower",
+        "cxpulse_waiting_per_available_agent_score", "Contacts waiting now per agent available now.", "agents-now",
+        volume=None, kind="live",
     ),
 )
 KPIS_BY_NAME: Final = {kpi.name: kpi for kpi in KPIS}

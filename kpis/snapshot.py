@@ -7,10 +7,11 @@ partition, size and start, so a write costs one record per slot touched rather t
 second element (first, on the snapshot topics) is the source partition:
 
 - table: ``["s", p, size, start]`` (a slot's open buckets with their offset marks), ``["o", p, n]``
-  (segment n of the customers' offered contacts, appended to and sealed at a size) and ``["m", p]``
-  (where to resume);
-- snapshots: ``[p, size, start]`` (a slot's counters), ``["waiting", p]`` and ``["progress", p]``
-  (live values and processed offsets), ``["alive", worker]``.
+  (segment n of the customers' offered contacts, appended to and sealed at a size), ``["m", p]``
+  (where to resume) and ``["a", p, agent]`` (an agent's retained events, kpis/agents.py);
+- snapshots: ``[p, size, start]`` (a slot's counters), ``["agent-slot", p, size, start]`` (a slot's
+  agent time), ``["waiting", p]``, ``["agents", p]`` and ``["progress", p]`` (live values and
+  processed offsets), ``["alive", worker]``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,23 @@ def offers_table_key(partition: int, segment: int) -> bytes:
 
 def meta_table_key(partition: int) -> bytes:
     return _dump(["m", partition])
+
+
+def agent_table_key(partition: int, agent_id: str) -> bytes:
+    return _dump(["a", partition, agent_id])
+
+
+def snapshot_agent_slot_key(partition: int, slot: Slot) -> bytes:
+    return _dump(["agent-slot", partition, slot[0], slot[1]])
+
+
+def snapshot_agents_key(partition: int) -> bytes:
+    return _dump(["agents", partition])
+
+
+def agent_slot_entries(buckets: dict[tuple[str, str], BucketStats], version: int) -> bytes:
+    """A slot record of agent time in the format of the contacts' (``SlotReader`` reads both)."""
+    return _dump([[queue, channel, version, stats.to_json()] for (queue, channel), stats in sorted(buckets.items())])
 
 
 def decode_table_key(raw: bytes) -> tuple[str, int, list[Any]]:

@@ -355,6 +355,20 @@ class PartitionState:
         else:
             contact.pending.append(pending)
 
+    def _agent_step(self, contact: _Contact, event: Event, source: Source) -> None:
+        """A ringing, missed or transferred contact: counted in the contact's bucket at the event's
+        time (missed also per agent); ringing alone counts nothing but is deduplicated like the rest."""
+        if event.type == "contact.ringing":
+            return
+        agent_id = event.agent_id
+        for stats in self._targets(event.queue or UNKNOWN, event.channel or UNKNOWN, event.time, (source,)):
+            if event.type == "contact.transferred":
+                stats.transferred += 1
+                continue
+            stats.missed += 1
+            if agent_id is not None:
+                stats.missed_by_agent[agent_id] = stats.missed_by_agent.get(agent_id, 0) + 1
+
     def _book_talk(self, pending: _Pending, talk: float, held: Held) -> None:
         for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, held):
             stats.talk_sum_s += talk
@@ -579,6 +593,9 @@ class PartitionState:
         "contact.abandoned": _left_queue,
         "contact.ended": _ended,
         "contact.wrapup_ended": _wrapup,
+        "contact.ringing": _agent_step,
+        "contact.missed": _agent_step,
+        "contact.transferred": _agent_step,
     }
 
 

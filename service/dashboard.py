@@ -30,6 +30,7 @@ SECTION_TITLES: Final[dict[Section, str]] = {
     "abandonment": "Abandonment",
     "handling": "Handling",
     "quality": "Quality",
+    "agents": "Agents",
 }
 GRID_WIDTH: Final = 24
 STAT_SIZE: Final = (4, 4)

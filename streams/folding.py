@@ -25,10 +25,13 @@ from collections import defaultdict
 from typing import Any, Iterable
 
 import faust
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faust.types import TP, TableT
 
 from kpis import snapshot
+from kpis.agents import AgentBoard, decode_timeline
+from kpis.event import AgentEvent, Event
 from kpis.persistence import PartitionWriter
 from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
 from kpis.windows import iso
@@ -64,6 +67,7 @@ class Folder:
             for size, name in ((MINUTE, snapshot.minutes_topic(app_id)), (INTERVAL, snapshot.intervals_topic(app_id)))
         }
         self._states: dict[int, PartitionState] = {}
+        self._boards: dict[int, AgentBoard] = {}
         self._writers: dict[int, PartitionWriter] = {}
         self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
@@ -96,7 +100,13 @@ class Folder:
             started = time.monotonic()
             state = PartitionState(self._settings.rules, *self._horizons)
             writer = PartitionWriter(partition)
-            low = writer.restore(state, self._table_entries(partition))
+            entries = list(self._table_entries(partition))
+            low = writer.restore(state, entries)
+            board = AgentBoard(self._settings.rules)
+            for kind, rest, raw in entries:
+                if kind == "a":
+                    board.restore(str(rest[0]), decode_timeline(str(rest[0]), orjson.loads(raw)))
+            self._boards[partition] = board
             rebuilt = await self._rebuild(partition, state, low)
             self._states[partition] = state
             self._writers[partition] = writer
@@ -184,7 +194,7 @@ class Folder:
                     for item in decoded.items:
                         if isinstance(item, Rejected) or item.time > latest:
                             continue
-                        outcome = state.apply(item, tp.topic, record.offset, rebuilding)
+                        outcome = self._apply(tp.partition, state, item, tp.topic, record.offset, rebuilding)
                         folded += 1
                         if not rebuilding and outcome is Outcome.COUNTED:
                             metrics.EVENTS_PROCESSED.labels(tp.topic).inc()
@@ -214,10 +224,11 @@ class Folder:
         owned = set(partitions)
         for partition in [p for p in self._states if p not in owned]:
             del self._states[partition]
+            self._boards.pop(partition, None)
             del self._writers[partition]
             self._last_record.pop(partition, None)
             self._owned_since.pop(partition, None)
-            for topic in topics.SOURCE_TOPICS:
+            for topic in topics.FOLDED_TOPICS:
                 self._next_offset.pop((topic, partition), None)
                 self._committed.pop((topic, partition), None)
 
@@ -236,6 +247,7 @@ class Folder:
             expected = self._next_offset.get((topic, partition))
             processed = state.processed
             apply = state.apply
+            board = self._boards[partition]
             for record in records:
                 offset = record.offset
                 if expected is not None and offset != expected:
@@ -256,7 +268,7 @@ class Folder:
                         reason = f"future: event time {iso(item.time)} is more than {future_s:g} s after the record was published"
                         await self._dead_letter(record, "future", reason, *self._element(record, index, decoded.batched))
                         continue
-                    outcome = apply(item, topic, offset)
+                    outcome = board.apply(item) if isinstance(item, AgentEvent) else apply(item, topic, offset)
                     if outcome is Outcome.COUNTED:
                         counted[topic] += 1
                         if item.time > newest[topic]:
@@ -266,7 +278,8 @@ class Folder:
                     else:
                         metrics.EVENTS_LATE.labels(topic).inc()
                         if late_to_deadletter:
-                            reason = f"late: event time is before the closed horizon {iso(state.closed_until)}"
+                            horizon = board.horizon if isinstance(item, AgentEvent) else state.closed_until
+                            reason = f"late: event time is before the closed horizon {iso(horizon)}"
                             await self._dead_letter(record, "late", reason, *self._element(record, index, decoded.batched))
             self._next_offset[(topic, partition)] = records[-1].offset + 1
             self._last_record[partition][topic] = now
@@ -353,8 +366,31 @@ class Folder:
             for topic in topics.SOURCE_TOPICS
         )
 
+    def _apply(
+        self, partition: int, state: PartitionState, item: Event | AgentEvent, topic: str, offset: int, rebuilding: bool
+    ) -> Outcome:
+        if isinstance(item, AgentEvent):
+            state.processed[topic] = offset
+            return self._boards[partition].apply(item)
+        return state.apply(item, topic, offset, rebuilding)
+
+    def _flush_agents(self, partition: int) -> None:
+        """Agent time and the live agent records first: the progress record of the contacts' write
+        that follows marks the end of the whole write for the read side."""
+        slots, live, timelines = self._boards[partition].take_changes()
+        version = time.time_ns()
+        for slot, buckets in slots.items():
+            value = snapshot.agent_slot_entries(buckets, version)
+            self._snapshots[slot[0]].send_soon(key=snapshot.snapshot_agent_slot_key(partition, slot), value=value, partition=partition)
+        if live is not None:
+            value = snapshot.encode_json(live)
+            self._snapshots[INTERVAL].send_soon(key=snapshot.snapshot_agents_key(partition), value=value, partition=partition)
+        for agent_id, timeline in timelines.items():
+            self._write(partition, snapshot.agent_table_key(partition, agent_id), None if timeline is None else snapshot.encode_json(timeline))
+
     async def flush(self, partition: int, close: bool) -> None:
         state = self._states[partition]
+        self._flush_agents(partition)
         if close:
             state.close(self._close_watermark(partition, state))
         writes = self._writers[partition].writes(state, state.take_changes(), close)
@@ -424,6 +460,7 @@ class Folder:
         metrics.CONTACTS_TRACKED.set(sum(s.contacts_tracked for s in states))
         metrics.CUSTOMERS_TRACKED.set(sum(s.customers_tracked for s in states))
         metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
+        metrics.AGENTS_TRACKED.set(sum(b.agents_tracked for b in self._boards.values()))
         metrics.PARTITIONS_OWNED.set(len(self._states))
 
     @staticmethod
@@ -483,7 +520,7 @@ def _latest_time(record: ConsumerRecord, tolerance_s: float) -> float:
 def attach_folding(app: WorkerApp, settings: Settings) -> Folder:
     """Subscribe to the source topics with no Faust agent: their fetches go to the folder whole
     (streams/transport.py); the table, timers and rebalance hooks are Faust's."""
-    app.topics.add(app.topic(*topics.SOURCE_TOPICS, key_serializer="raw", value_serializer="raw"))
+    app.topics.add(app.topic(*topics.FOLDED_TOPICS, key_serializer="raw", value_serializer="raw"))
     table = app.Table(
         snapshot.STATE_TABLE,
         default=None,
@@ -498,7 +535,7 @@ def attach_folding(app: WorkerApp, settings: Settings) -> Folder:
         async with folder.lock:
             await folder.fold(fetch)
 
-    app.fetched_topics = frozenset(topics.SOURCE_TOPICS)
+    app.fetched_topics = frozenset(topics.FOLDED_TOPICS)
     app.on_fetch = fold
 
     @app.timer(settings.worker.flush_interval_seconds)
@@ -518,6 +555,6 @@ def attach_folding(app: WorkerApp, settings: Settings) -> Folder:
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: faust.App, assigned: set[TP], **_: Any) -> None:
-        folder.own({tp.partition for tp in assigned if tp.topic in topics.SOURCE_TOPICS})
+        folder.own({tp.partition for tp in assigned if tp.topic in topics.FOLDED_TOPICS})
 
     return folder

@@ -46,6 +46,10 @@ CUSTOMERS_TRACKED = Gauge(
     "cxpulse_worker_customers_tracked",
     "Customers whose recent contacts the worker keeps for repeat-contact detection.",
 )
+AGENTS_TRACKED = Gauge(
+    "cxpulse_worker_agents_tracked",
+    "Agents whose recent state events the worker keeps (bounded by the agent horizon, 36 h).",
+)
 PARTITIONS_OWNED = Gauge(
     "cxpulse_worker_partitions",
     "Source partitions whose state this worker holds.",

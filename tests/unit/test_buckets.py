@@ -17,6 +17,10 @@ def one_field_set(name: str) -> BucketStats:
         return BucketStats(wait_bins={20: 2})
     if name == "scores":
         return BucketStats(surveys=9, scores={"csat": [0, 0, 0, 0, 3], "nps": [3] + [0] * 10, "ces": [0, 0, 3, 0, 0, 0, 0]})
+    if name == "missed_by_agent":
+        return BucketStats(missed=3, missed_by_agent={"ann": 2, "bob": 1})
+    if name == "aux_reason_s":
+        return BucketStats(aux_s=7.5, aux_reason_s={"break": 5.0, "lunch": 2.5})
     return BucketStats(**{name: 7})
 
 
@@ -35,6 +39,12 @@ def test_add_covers_every_field(name: str) -> None:
         return
     if name == "scores":
         assert total.scores == {"csat": [0, 0, 0, 0, 6], "nps": [6] + [0] * 10, "ces": [0, 0, 6, 0, 0, 0, 0]}
+        return
+    if name == "missed_by_agent":
+        assert (total.missed, total.missed_by_agent) == (6, {"ann": 4, "bob": 2})
+        return
+    if name == "aux_reason_s":
+        assert (total.aux_s, total.aux_reason_s) == (15.0, {"break": 10.0, "lunch": 5.0})
         return
     expected = [2 * v for v in value] if isinstance(value, list) else 2 * value
     assert getattr(total, name) == expected

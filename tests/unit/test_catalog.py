@@ -31,6 +31,13 @@ T0 = 1_800_000_000
 NAMES = [kpi.name for kpi in KPIS]
 
 
+AVAILABLE_AGENT = {
+    "agent_id": "ann", "name": None, "state": "available", "reason": None, "since": T0 - 60, "open_from": T0 - 60,
+    "queues": ["sales"], "channel": "voice", "capacity": 1, "contact_id": None, "contact_queue": None,
+    "contact_since": None, "days": {},
+}  # fmt: skip
+
+
 def full_bucket() -> BucketStats:
     """Counters that give every windowed KPI a value (no ratio over nothing)."""
     return BucketStats(
@@ -39,13 +46,15 @@ def full_bucket() -> BucketStats:
         max_wait_s=70, wait_bins={10: 6, 70: 2}, answered_within_sl=5, talk_sum_s=900, acw_sum_s=100,
         scores={scale.name: [1] * scale.size for scale in SURVEY_SCALES},
         resolved_true=3, resolved_answers=4, known_customer_offered=8, repeat_offered=2,
+        missed=1, transferred=1, staffed_s=900, available_s=300, on_contact_s=400, agent_acw_s=100, aux_s=100,
+        aux_reason_s={"break": 100},
     )  # fmt: skip
 
 
 def test_names_and_metrics_are_unique_and_named_by_unit() -> None:
     assert len(set(NAMES)) == len(NAMES)
     assert len({kpi.metric for kpi in KPIS}) == len(KPIS)
-    suffix = {"ratio": ("_ratio",), "seconds": ("_seconds",), "score": ("_score",), "count": ("_contacts", "_responses")}
+    suffix = {"ratio": ("_ratio",), "seconds": ("_seconds",), "score": ("_score",), "count": ("_contacts", "_responses", "_agents")}
     for kpi in KPIS:
         assert kpi.metric.startswith("cxpulse_") and kpi.metric.endswith(suffix[kpi.unit]), kpi
         assert (kpi.kind == "window") == kpi.metric.startswith("cxpulse_window_"), kpi
@@ -62,6 +71,7 @@ def test_rows_carry_every_kpi_in_catalog_order() -> None:
 def test_metrics_export_every_kpi_gauge() -> None:
     reader = FakeReader()
     reader.book.put(0, BucketKey(MINUTE, "sales", "voice", T0 - 120), full_bucket())
+    reader.book.put_agents(0, [AVAILABLE_AGENT])  # so that waiting per available agent has a value
     reader.become_ready()
     reader.view.refresh()
     exported = {name for name, _ in scrape(reader)}
