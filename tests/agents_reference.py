@@ -261,19 +261,19 @@ def days(
     until: Fraction | None = None,
 ) -> dict[str, dict[str, AgentDay]]:
     """Per agent and business date (YYYY-MM-DD): handled, time per state (closed segments, and the
-    open one up to ``until`` when given), and contacts missed."""
+    open one up to ``until`` when given), and contacts missed. A contact is handled on the day its
+    segment starts, as soon as it starts: counted by the event that enters it, open or closed."""
     result: dict[str, dict[str, AgentDay]] = defaultdict(lambda: defaultdict(AgentDay))
     for agent, timeline in timelines(agent_events).items():
         states = _states(timeline)
         for index, state in enumerate(states):
-            closed = index + 1 < len(states) or (until is not None and until >= state.t)
             previous = states[index - 1].raw if index else None
             entering = state.raw["state"] == "on_contact" and (
                 previous is None
                 or previous["state"] != "on_contact"
                 or previous.get("contact_id") != state.raw.get("contact_id")
             )
-            if entering and closed:
+            if entering:
                 result[agent][rules.date_of(state.t).isoformat()].handled += 1
         for piece in pieces(timeline, until):
             if piece.state == "logged_out":
@@ -293,21 +293,34 @@ def days(
     return {agent: dict(by_day) for agent, by_day in result.items()}
 
 
+def _run_start(states: list[_Event], same: Any) -> Fraction:
+    """When the last run of state events that all agree with the last one on ``same`` began."""
+    start = len(states) - 1
+    while start > 0 and same(states[start - 1].raw) == same(states[-1].raw):
+        start -= 1
+    return states[start].t
+
+
 def live(agent_events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each agent's state after its last event in event time (agents with no state event yet are left
-    out): the fields of the worker's live record other than ``days``."""
+    out): the fields of the worker's live record other than ``days``. ``since`` is when the agent
+    entered its current state and reason (a second event repeating them changes nothing a person
+    would call a new state: a new contact while on contact, a break reported twice);
+    ``contact_since`` when the contact in progress began."""
     result: dict[str, dict[str, Any]] = {}
     for agent, timeline in timelines(agent_events).items():
         states = _states(timeline)
         if not states:
             continue
         last, end = states[-1], timeline[-1].t
+        on_contact = last.raw["state"] == "on_contact"
         result[agent] = {
             "agent_id": agent,
             "name": _latest(timeline, end, "agent_name"),
             "state": last.raw["state"],
             "reason": last.raw.get("reason"),
-            "since": last.t,
+            "since": _run_start(states, lambda raw: (raw["state"], raw.get("reason"))),
+            "contact_since": _run_start(states, lambda raw: (raw["state"], raw.get("contact_id"))) if on_contact else None,
             "queues": list(dict.fromkeys(_latest(timeline, end, "queues") or ())) or [UNKNOWN_QUEUE],
             "channel": _latest(timeline, end, "channel") or DEFAULT_CHANNEL,
             "capacity": _latest(timeline, end, "capacity") or 1,

@@ -49,10 +49,10 @@ def test_missed_and_transferred_go_to_the_contacts_bucket_at_their_time_once() -
 
 def test_the_open_segment_counts_only_up_to_until() -> None:
     # Available 09:00, on contact c1 since 09:10 and still on it: closed segments give 600 s available
-    # and nothing handled; read at 09:12:30 the open contact adds 150 s on contact and 1 handled.
+    # and 1 handled (counted when it starts); read at 09:12:30 the open contact adds 150 s on contact.
     events = [state("e1", "09:00:00", "available", queues=["sales"]), state("e2", "09:10:00", "on_contact", contact_id="c1")]
     closed = ref.days(events)["a1"][DAY]
-    assert (closed.handled, closed.staffed_s, closed.on_contact_s) == (0, 600, 0)
+    assert (closed.handled, closed.staffed_s, closed.on_contact_s) == (1, 600, 0)
     now = Fraction(epoch("09:12:30"))
     live = ref.days(events, until=now)["a1"][DAY]
     assert (live.handled, live.staffed_s, live.on_contact_s, live.aht_s()) == (1, 750, 150, 150)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Any
 
@@ -73,14 +73,52 @@ def board_table(board: AgentBoard) -> Table:
     return table
 
 
-def reference_table(events: list[dict[str, Any]]) -> Table:
+def reference_table(events: list[dict[str, Any]], until: Fraction | None = None) -> Table:
     table: Table = {}
-    for key, counters in ref.buckets(events).items():
+    for key, counters in ref.buckets(events, until=until).items():
         values: dict[str, Any] = {name: getattr(counters, name) for name in AGENT_FIELDS}
         values["aux_reason_s"] = {reason: s for reason, s in counters.aux_reason_s.items() if s}
         if any(values[name] for name in AGENT_FIELDS):
             table[key] = values
     return table
+
+
+def merged(*tables: Table) -> Table:
+    total: Table = {}
+    for table in tables:
+        for key, values in table.items():
+            into = total.setdefault(key, {**{name: 0.0 for name in AGENT_FIELDS}, "aux_reason_s": {}})
+            for name in AGENT_FIELDS:
+                into[name] += values[name]
+            for reason, s in values["aux_reason_s"].items():
+                into["aux_reason_s"][reason] = into["aux_reason_s"].get(reason, 0.0) + s
+    return total
+
+
+def rfc3339(t: Fraction) -> str:
+    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=round(t * 1_000_000))).isoformat()
+
+
+def open_stretches(board: AgentBoard, until: Fraction) -> list[dict[str, Any]]:
+    """Each working agent's open stretch as the board's live record gives it (from ``open_from`` when
+    the record has it, else ``since``, in its state, queues and channel) up to ``until``, as events:
+    what the API adds at read time to what the board booked."""
+    events: list[dict[str, Any]] = []
+    for record in board.live():
+        if record["state"] == "logged_out":
+            continue
+        start = Fraction(round(Fraction(record.get("open_from", record["since"])) * 1000), 1000)  # events are on whole ms
+        opening: dict[str, Any] = {
+            "event_id": f"open-{record['agent_id']}", "type": "agent.state_changed", "time": rfc3339(start),
+            "agent_id": record["agent_id"], "state": record["state"], "channel": record["channel"],
+        }  # fmt: skip
+        if record["reason"] not in (None, ref.UNSPECIFIED_REASON):
+            opening["reason"] = record["reason"]
+        if record["queues"] and record["queues"] != [ref.UNKNOWN_QUEUE]:
+            opening["queues"] = record["queues"]
+        closing = {**opening, "event_id": f"shut-{record['agent_id']}", "time": rfc3339(until), "state": "logged_out"}
+        events += [opening, closing]
+    return events
 
 
 def close(actual: Any, expected: Any) -> bool:
@@ -103,13 +141,19 @@ def assert_same_table(actual: Table, expected: Table) -> None:
     assert not wrong, "\n".join(wrong[:40])
 
 
-def assert_same_live(
-    board: AgentBoard, events: list[dict[str, Any]], rules: ref.DayRules = ref.DayRules()
+def assert_same_as_reference(
+    board: AgentBoard, events: list[dict[str, Any]], rules: ref.DayRules = ref.DayRules(), until: Fraction | None = None
 ) -> None:
-    """Every agent with a state event: its live fields and its days (closed segments) as the reference
-    has them. An agent the reference leaves out (no state event yet) may be listed, with no time."""
+    """What the board booked plus each agent's open stretch up to ``until`` (by default a while after
+    the newest event) equals the reference up to ``until``, bucket by bucket and agent day by agent day;
+    and every agent with a state event has the reference's live fields. An agent the reference leaves
+    out (no state event yet) may be listed, with no time."""
+    until = until if until is not None else max((ref.seconds(e["time"]) for e in events), default=Fraction(0)) + Fraction(1000.25)
+    stretches = open_stretches(board, until)
+    assert_same_table(merged(board_table(board), reference_table(stretches)), reference_table(events, until))
     records = {record["agent_id"]: record for record in board.live()}
-    expected_live, expected_days = ref.live(events), ref.days(events, rules=rules)
+    expected_live, expected_days = ref.live(events), ref.days(events, rules=rules, until=until)
+    open_days = ref.days(stretches, rules=rules)
     assert set(expected_live) <= set(records), sorted(set(expected_live) - set(records))
     wrong = []
     for agent, record in records.items():
@@ -124,9 +168,14 @@ def assert_same_live(
             wrong.append(f"{agent} reason: board {record['reason']!r}, expected {want['reason']!r}")
         if sorted(record["queues"]) != sorted(want["queues"]):
             wrong.append(f"{agent} queues: board {record['queues']!r}, expected {want['queues']!r}")
-        if not close(record["since"], want["since"]):
-            wrong.append(f"{agent} since: board {record['since']!r}, expected {float(want['since'])!r}")
+        for name in ("since", "contact_since"):
+            if (record.get(name) is None) != (want[name] is None) or (want[name] is not None and not close(record[name], want[name])):
+                wrong.append(f"{agent} {name}: board {record.get(name)!r}, expected {want[name] and float(want[name])!r}")
         got_days = _nonzero_days(record["days"])
+        for day, totals in open_days.get(agent, {}).items():
+            into = got_days.setdefault(day, {"handled": 0, **{name: 0.0 for name in DAY_FIELDS}})
+            for name in DAY_FIELDS:
+                into[name] += float(getattr(totals, name))
         want_days = {
             day: totals for day, totals in expected_days.get(agent, {}).items()
             if totals.handled or any(getattr(totals, name) for name in DAY_FIELDS)
@@ -144,7 +193,9 @@ def assert_same_live(
 
 
 def _nonzero_days(days: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {day: totals for day, totals in days.items() if totals["handled"] or any(totals[name] for name in DAY_FIELDS)}
+    """A record's days with every field (the board may leave zeros out), days holding nothing dropped."""
+    full = {day: {"handled": totals.get("handled", 0), **{name: totals.get(name, 0.0) for name in DAY_FIELDS}} for day, totals in days.items()}
+    return {day: totals for day, totals in full.items() if totals["handled"] or any(totals[name] for name in DAY_FIELDS)}
 
 
 def summed(table: Table, size: int, start: int, end: int) -> dict[str, float]:
@@ -249,7 +300,7 @@ def test_one_agent_day_worked_by_hand(arrival: str) -> None:
     assert (day[DAY]["on_contact_s"] + day[DAY]["after_contact_work_s"]) / day[DAY]["handled"] == pytest.approx(540)
     reference_day = ref.days(ONE_AGENT_DAY)["a1"][DAY]
     assert (reference_day.handled, reference_day.aht_s(), reference_day.staffed_s) == (1, 540, 3600)
-    assert_same_live(board, ONE_AGENT_DAY)
+    assert_same_as_reference(board, ONE_AGENT_DAY)
 
 
 def test_an_agent_serving_two_queues_puts_half_of_each_second_in_each() -> None:
@@ -320,10 +371,11 @@ def test_a_late_older_event_takes_its_place_in_time_and_does_not_overwrite_the_n
     [record] = board.live()
     assert (record["state"], record["contact_id"], record["contact_queue"], record["queues"]) == ("on_contact", "c1", "sales", ["sales"])
     assert record["since"] == pytest.approx(epoch("09:05:00"))
-    # Closed segments only: the contact in progress is not handled yet; 600 s staffed, 300 of them aux.
+    # Time of closed segments only: 600 s staffed, 300 of them aux; the contact in progress is handled
+    # (counted by the event that starts it).
     day = _nonzero_days(record["days"])[DAY]
-    assert (day["handled"], day["staffed_s"], day["aux_s"], day["available_s"]) == (0, pytest.approx(600), pytest.approx(300), pytest.approx(300))
-    assert_same_live(board, newer + older)
+    assert (day["handled"], day["staffed_s"], day["aux_s"], day["available_s"]) == (1, pytest.approx(600), pytest.approx(300), pytest.approx(300))
+    assert_same_as_reference(board, newer + older)
 
     # 37 hours before the newest event (09:05) is past the 36-hour horizon: late, and nothing changes.
     before = (board_table(board), board.live())
@@ -385,7 +437,7 @@ def test_a_contact_after_a_contact_counts_again_the_same_contact_does_not() -> N
     day = _nonzero_days(board.live()[0]["days"])[DAY]
     assert (day["handled"], day["on_contact_s"], day["after_contact_work_s"]) == (2, pytest.approx(420), pytest.approx(120))
     assert ref.days(events)["a1"][DAY].aht_s() == 270
-    assert_same_live(board, events)
+    assert_same_as_reference(board, events)
 
 
 def test_a_day_across_midnight_is_split_by_business_day() -> None:
@@ -407,7 +459,7 @@ def test_a_day_across_midnight_is_split_by_business_day() -> None:
     assert (second["handled"], second["staffed_s"], second["on_contact_s"], second["after_contact_work_s"], second["available_s"]) == (
         0, 600, 300, 180, 120,
     )
-    assert_same_live(board, events)
+    assert_same_as_reference(board, events)
 
 
 def test_business_days_follow_the_default_rules_zone_and_day_start() -> None:
@@ -418,7 +470,7 @@ def test_business_days_follow_the_default_rules_zone_and_day_start() -> None:
     board, _ = fed(events, rules)
     days = _nonzero_days(board.live()[0]["days"])
     assert {day: totals["staffed_s"] for day, totals in days.items()} == {"2026-03-09": 3600, DAY: 1800}
-    assert_same_live(board, events, ref.DayRules("America/New_York", "06:00"))
+    assert_same_as_reference(board, events, ref.DayRules("America/New_York", "06:00"))
 
 
 # ---- random days ----------------------------------------------------------------------------------
@@ -443,8 +495,7 @@ def test_random_days_shuffled_and_duplicated_equal_the_reference(
     board, outcomes = fed(delivered, rules[0])
     first = {e["event_id"] for e in delivered}
     assert outcomes.count(Outcome.COUNTED) == len(first) and outcomes.count(Outcome.DUPLICATE) == len(delivered) - len(first)
-    assert_same_table(board_table(board), reference_table(events))
-    assert_same_live(board, events, rules[1])
+    assert_same_as_reference(board, events, rules[1])
 
 
 def assert_same_board(actual: AgentBoard, expected: AgentBoard) -> None:
@@ -474,8 +525,7 @@ def test_a_restart_that_reads_everything_again_changes_nothing(rng: random.Rando
     # The worker before the crash: what it has seen so far is the reference of exactly that.
     crashed, _ = fed(delivered[:split])
     seen = delivered[:split]
-    assert_same_table(board_table(crashed), reference_table(seen))
-    assert_same_live(crashed, seen)
+    assert_same_as_reference(crashed, seen)
     # Redelivery: the same board reads the whole source again; a new board reads it in another order.
     _, again = fed(delivered, board=crashed)
     assert again[:split] == [Outcome.DUPLICATE] * split
@@ -483,5 +533,45 @@ def test_a_restart_that_reads_everything_again_changes_nothing(rng: random.Rando
     rng.shuffle(reordered)
     restarted, _ = fed(reordered)
     assert_same_board(crashed, restarted)
-    assert_same_table(board_table(restarted), reference_table(events))
-    assert_same_live(restarted, events)
+    assert_same_as_reference(restarted, events)
+
+
+def test_an_open_state_cut_by_a_queue_change_counts_every_second_once() -> None:
+    # Available since 09:00 in sales, queues = [support] from 09:10, nothing since; read at 09:20:
+    # sales 09:00-09:10 (600 s), support 09:10-09:20 (300 s in each interval), whatever part of it the
+    # board booked and whatever part its record leaves open for the API to add.
+    events = [state("e1", "09:00:00", "available", queues=["sales"]), queues("q1", "09:10:00", ["support"])]
+    board, _ = fed(events)
+    until = Fraction(epoch("09:20:00"))
+    read = merged(board_table(board), reference_table(open_stretches(board, until)))
+    assert_same_table(
+        {key: values for key, values in read.items() if key[0] == 900},
+        {
+            **intervals(h0900={"staffed_s": 600.0, "available_s": 600.0}),
+            **intervals(h0900={"queue": "support", "staffed_s": 300.0, "available_s": 300.0}),
+            **intervals(h0915={"queue": "support", "staffed_s": 300.0, "available_s": 300.0}),
+        },
+    )
+    assert_same_as_reference(board, events, until=until)
+
+
+def test_the_state_is_entered_once_and_a_contact_begins_with_its_own_event() -> None:
+    # A break reported at 09:05 and again at 09:10: on a break since 09:05. Then contact c1 from 09:20
+    # and c2 from 09:25: on contact since 09:20, the contact in progress (c2) since 09:25.
+    events = [
+        state("e1", "09:00:00", "available", queues=["sales"]),
+        state("e2", "09:05:00", "aux", reason="break"),
+        state("e3", "09:10:00", "aux", reason="break"),
+    ]
+    board, _ = fed(events)
+    assert board.live()[0]["since"] == pytest.approx(epoch("09:05:00"))
+    contacts = [
+        state("e4", "09:20:00", "on_contact", contact_id="c1", queue="sales"),
+        state("e5", "09:25:00", "on_contact", contact_id="c2", queue="sales"),
+    ]
+    fed(contacts, board=board)
+    [record] = board.live()
+    assert (record["since"], record["contact_since"], record["contact_id"]) == (
+        pytest.approx(epoch("09:20:00")), pytest.approx(epoch("09:25:00")), "c2",
+    )
+    assert_same_as_reference(board, events + contacts)
