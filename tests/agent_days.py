@@ -49,9 +49,12 @@ class AgentDays:
     def _id(self, kind: str) -> str:
         return f"{self._prefix}-{kind}-{next(self._ids):06d}"
 
-    def day(self, rng: random.Random, agent_id: str, start_ms: int, max_events: int = 25, max_hours: float = 12) -> list[dict[str, Any]]:
-        """One agent's day from its login at ``start_ms``: at most ``max_events`` state changes and
-        ``max_hours`` long."""
+    def day(
+        self, rng: random.Random, agent_id: str, start_ms: int, max_events: int = 25, max_hours: float = 12, log_out: bool = False
+    ) -> list[dict[str, Any]]:
+        """One agent's day from its login at ``start_ms``: at most ``max_events`` state changes, and
+        over within ``max_hours`` plus 3 hours (the segment that passes ``max_hours`` is dropped,
+        and up to two of at most an hour each close the day), ending logged out when ``log_out``."""
         events: list[dict[str, Any]] = []
         queues = rng.sample(QUEUES, rng.randint(1, len(QUEUES)))
         t = start_ms
@@ -77,7 +80,7 @@ class AgentDays:
         closing: tuple[str, ...] = ()
         if state == "on_contact":
             closing = ("after_contact_work", "logged_out")
-        elif state == "after_contact_work" or (state != "logged_out" and rng.random() < 0.7):
+        elif state == "after_contact_work" or (state != "logged_out" and (log_out or rng.random() < 0.7)):
             closing = ("logged_out",)
         for last in closing:
             t += self._length(rng)
@@ -109,8 +112,11 @@ def arrivals(events: list[dict[str, Any]], rng: random.Random, duplicate_share: 
     return delivered
 
 
-def days_of(rng: random.Random, source: AgentDays, agents: int, first_ms: int, spread_hours: float) -> Iterator[dict[str, Any]]:
-    """Days of several agents, logging in at random in ``spread_hours`` from ``first_ms``."""
+def days_of(
+    rng: random.Random, source: AgentDays, agents: int, first_ms: int, spread_hours: float, **day: Any
+) -> Iterator[dict[str, Any]]:
+    """Days of several agents, logging in at random in ``spread_hours`` from ``first_ms`` (``day``:
+    options of AgentDays.day)."""
     for number in range(agents):
         login = first_ms + rng.randint(0, int(spread_hours * 3600)) * 1000
-        yield from source.day(rng, f"agent-{number:02d}", login)
+        yield from source.day(rng, f"agent-{number:02d}", login, **day)

@@ -480,8 +480,8 @@ FIRST_LOGIN_MS = epoch("06:00:00") * 1000
 
 
 def random_days(rng: random.Random, agents: int) -> list[dict[str, Any]]:
-    """Days of several agents logging in from 06:00 to 23:00 (so some cross midnight), each at most
-    12 hours: all within 31 hours, inside the 36-hour lateness horizon."""
+    """Days of several agents logging in from 06:00 to 23:00 (so some cross midnight), each over within
+    15 hours: all within 32 hours, inside the 36-hour lateness horizon."""
     return list(days_of(rng, AgentDays(), agents, FIRST_LOGIN_MS, spread_hours=17))
 
 
