@@ -7,8 +7,11 @@ A contact event's ``detail`` carries the contact's state so far: ``contactId``, 
 offered, CONNECTED_TO_AGENT answered (wait = connected - enqueued), DISCONNECTED abandoned when no
 agent was connected (wait = disconnected - enqueued) or ended when one was (talk = disconnected -
 connected), COMPLETED wrap-up ended (after-contact work from its timestamps, or none). A contact
-that never queued and every other event type is skipped, as are agent event stream records
-(``EventType`` LOGIN, LOGOUT, STATE_CHANGE, HEART_BEAT): no agent contract yet.
+that never queued and every other event type is skipped.
+
+Agent event stream records (``EventType`` LOGIN, LOGOUT, STATE_CHANGE; HEART_BEAT repeats what is
+known and is skipped) carry the agent's whole snapshot, before and after: ``adapters.connect_agents``
+turns the difference into agent events.
 
 The record key is the contact id: contact events do not promise the caller's number on every
 type, and a contact whose events were keyed differently would be split across partitions.
@@ -18,34 +21,25 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Mapping
 
-from adapters.mapping import Skip, Unmappable, required, rfc3339, seconds_between
-from streams.contract import InvalidEvent, parse_time
+from adapters.connect_agents import DEFAULT_STATUS_STATES, StatusStates, map_agent_record
+from adapters.mapping import Skip, Unmappable, epoch, last_part, required, rfc3339, seconds_between
+from streams.contract import parse_time
 
 DETAIL_TYPE = "Amazon Connect Contact Event"
 AGENT_EVENT_TYPES = frozenset({"LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT"})
 
 
-def _epoch(text: Any, where: str) -> float:
-    if not isinstance(text, str):
-        raise Unmappable(f"{where} is missing")
-    try:
-        return parse_time(text)
-    except InvalidEvent as exc:
-        raise Unmappable(f"{where}: {exc}") from exc
-
-
-def _last_part(arn: Any, where: str) -> str:
-    if not isinstance(arn, str) or "/" not in arn:
-        raise Unmappable(f"{where} is not an ARN: {arn!r}")
-    return arn.rsplit("/", 1)[1]
-
-
-def map_event(document: Any, queue_names: Mapping[str, str]) -> dict[str, Any] | Skip:
-    """One EventBridge event or agent event stream record to a contract event, a Skip, or Unmappable."""
+def map_event(document: Any, queue_names: Mapping[str, str], statuses: StatusStates = DEFAULT_STATUS_STATES) -> list[dict[str, Any]] | Skip:
+    """One EventBridge event or agent event stream record to its contract events, a Skip, or Unmappable."""
     if not isinstance(document, dict):
         raise Unmappable(f"not a JSON object but {type(document).__name__}")
     if document.get("EventType") in AGENT_EVENT_TYPES:
-        return Skip(f"agent.{document['EventType']}")
+        return map_agent_record(document, queue_names, statuses)
+    mapped = _contact_event(document, queue_names)
+    return mapped if isinstance(mapped, Skip) else [mapped]
+
+
+def _contact_event(document: dict[str, Any], queue_names: Mapping[str, str]) -> dict[str, Any] | Skip:
     if document.get("detail-type") != DETAIL_TYPE or not isinstance(document.get("detail"), dict):
         raise Unmappable(f"neither an {DETAIL_TYPE!r} nor an agent event stream record")
     detail: dict[str, Any] = document["detail"]
@@ -57,21 +51,21 @@ def map_event(document: Any, queue_names: Mapping[str, str]) -> dict[str, Any] |
     connected = agent_info.get("connectedToAgentTimestamp")
     fields: dict[str, Any]
     if kind == "QUEUED":
-        step, at, fields = "offered", _epoch(enqueued, "queueInfo.enqueueTimestamp"), {}
+        step, at, fields = "offered", epoch(enqueued, "queueInfo.enqueueTimestamp"), {}
     elif kind == "CONNECTED_TO_AGENT":
-        at = _epoch(connected, "agentInfo.connectedToAgentTimestamp")
-        step, fields = "answered", {"wait_s": seconds_between(_epoch(enqueued, "queueInfo.enqueueTimestamp"), at)}
+        at = epoch(connected, "agentInfo.connectedToAgentTimestamp")
+        step, fields = "answered", {"wait_s": seconds_between(epoch(enqueued, "queueInfo.enqueueTimestamp"), at)}
     elif kind == "DISCONNECTED" and connected:
-        at = _epoch(detail.get("disconnectTimestamp"), "disconnectTimestamp")
-        step, fields = "ended", {"talk_s": seconds_between(_epoch(connected, "agentInfo.connectedToAgentTimestamp"), at)}
+        at = epoch(detail.get("disconnectTimestamp"), "disconnectTimestamp")
+        step, fields = "ended", {"talk_s": seconds_between(epoch(connected, "agentInfo.connectedToAgentTimestamp"), at)}
     elif kind == "DISCONNECTED" and enqueued:
-        at = _epoch(detail.get("disconnectTimestamp"), "disconnectTimestamp")
-        step, fields = "abandoned", {"wait_s": seconds_between(_epoch(enqueued, "queueInfo.enqueueTimestamp"), at)}
+        at = epoch(detail.get("disconnectTimestamp"), "disconnectTimestamp")
+        step, fields = "abandoned", {"wait_s": seconds_between(epoch(enqueued, "queueInfo.enqueueTimestamp"), at)}
     elif kind == "COMPLETED" and connected:
         step, at, fields = "wrapup_ended", *_after_contact_work(detail, agent_info)
     else:
         return Skip(kind if kind != "DISCONNECTED" else "DISCONNECTED.not_queued")
-    queue_id = _last_part(required(queue_info, "queueArn", f"{kind} detail: queueInfo"), "queueInfo.queueArn")
+    queue_id = last_part(required(queue_info, "queueArn", f"{kind} detail: queueInfo"), "queueInfo.queueArn")
     event: dict[str, Any] = {
         "event_id": f"connect-{contact}-{step}",
         "type": f"contact.{step}",
@@ -83,7 +77,7 @@ def map_event(document: Any, queue_names: Mapping[str, str]) -> dict[str, Any] |
         **fields,
     }
     if agent_info.get("agentArn"):
-        event["agent_id"] = _last_part(agent_info["agentArn"], "agentInfo.agentArn")
+        event["agent_id"] = last_part(agent_info["agentArn"], "agentInfo.agentArn")
     return event
 
 
@@ -91,12 +85,12 @@ def _after_contact_work(detail: dict[str, Any], agent_info: dict[str, Any]) -> t
     """When after-contact work ended and how long it took; a contact without any ends at its disconnect."""
     ended = agent_info.get("afterContactWorkEndTimestamp")
     if not ended:
-        return _epoch(detail.get("disconnectTimestamp"), "disconnectTimestamp"), {"acw_s": 0.0}
-    at = _epoch(ended, "agentInfo.afterContactWorkEndTimestamp")
+        return epoch(detail.get("disconnectTimestamp"), "disconnectTimestamp"), {"acw_s": 0.0}
+    at = epoch(ended, "agentInfo.afterContactWorkEndTimestamp")
     duration = agent_info.get("afterContactWorkDuration")
     if isinstance(duration, (int, float)) and duration >= 0:
         return at, {"acw_s": float(duration)}
-    started = _epoch(agent_info.get("afterContactWorkStartTimestamp"), "agentInfo.afterContactWorkStartTimestamp")
+    started = epoch(agent_info.get("afterContactWorkStartTimestamp"), "agentInfo.afterContactWorkStartTimestamp")
     return at, {"acw_s": seconds_between(started, at)}
 
 

@@ -1,14 +1,18 @@
-"""Asterisk queue_log entries (``adapters.queue_log``) mapped to contract v1 voice events.
+"""Asterisk queue_log entries (``adapters.queue_log``) mapped to contract v1 voice and agent events.
 
 A queued call is the log's ``callid`` (the caller channel's uniqueid): ``ENTERQUEUE`` is offered,
 ``CONNECT`` answered (its holdtime is ``wait_s``), ``ABANDON`` abandoned (its waittime), ``COMPLETECALLER``
 / ``COMPLETEAGENT`` and the transfers ended (their calltime is ``talk_s``: the agent's part of a
-transferred call ends where the transfer happens). The queue exits that are not a caller hanging up
-(``EXITWITHTIMEOUT``, ``EXITEMPTY``, ``EXITWITHKEY``, ``WITHDRAW``) follow ``ExitPolicy``: Asterisk's own
-queue statistics count them as abandoned (``record_abandoned`` in app_queue.c, except the exit with a
-key), and so does this mapping by default, because contract v1 has no other way to say that a call
-left the queue: an exit that is not counted leaves the call "waiting" in the live figures until the
-worker forgets it. Every other event is recognised and counted per type, and left for the agents contract.
+transferred call ends where the transfer happens); a transfer is also ``contact.transferred`` by its
+agent, and ``RINGNOANSWER`` is ``contact.ringing`` (when the ring began) and ``contact.missed`` by that
+member. The queue exits that are not a caller hanging up (``EXITWITHTIMEOUT``, ``EXITEMPTY``,
+``EXITWITHKEY``, ``WITHDRAW``) follow ``ExitPolicy``: Asterisk's own queue statistics count them as
+abandoned (``record_abandoned`` in app_queue.c, except the exit with a key), and so does this mapping by
+default, because contract v1 has no other way to say that a call left the queue: an exit that is not
+counted leaves the call "waiting" in the live figures until the worker forgets it.
+
+Agents (the member field) are followed by ``adapters.asterisk_agents``: membership, pause and login
+lines, and the calls' CONNECT and end lines, become ``agent.queues_changed`` and ``agent.state_changed``.
 
 The log names the caller only in ``ENTERQUEUE`` (data2, the caller id); the mapper remembers it for
 the call's later events in a bounded map of calls still in a queue or talking, so that every event of a
@@ -22,7 +26,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Iterable, Mapping
 
-from adapters.queue_log import BadLine, Entry, QueueLogParser
+from adapters.asterisk_agents import AgentTracker, shifted
+from adapters.queue_log import AGENT_EVENTS, BadLine, Entry, QueueLogParser
 
 CHANNEL: Final = "voice"
 ID_PREFIX: Final = "asterisk-"
@@ -47,6 +52,7 @@ _EXIT_WAIT: Final = {"EXITWITHTIMEOUT": 2, "EXITEMPTY": 2, "EXITWITHKEY": 3, "WI
 # exten|context|holdtime|calltime|origpos. ATTENDEDTRANSFER's destination takes one to three
 # parameters, so its calltime is counted from the end.
 _TALK_AT: Final = {"COMPLETECALLER": 1, "COMPLETEAGENT": 1, "TRANSFER": 3, "BLINDTRANSFER": 3, "ATTENDEDTRANSFER": -2}
+_TRANSFERS: Final = frozenset({"TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
 _ENDS_A_CALL: Final = frozenset({*_EXIT_WAIT, *_TALK_AT})
 DEFAULT_MAX_OPEN_CALLS: Final = 100_000
 
@@ -57,12 +63,14 @@ class BadData(ValueError):
 
 @dataclass(frozen=True)
 class MappingOptions:
-    """What an operator may choose: how each exit counts, the channel name, and how many calls the
-    caller-id map may hold before it forgets the oldest."""
+    """What an operator may choose: how each exit counts, the channel name, how many calls the
+    caller-id map may hold before it forgets the oldest, and each queue's wrap-up (Asterisk's
+    ``wrapuptime``, seconds of after-contact work after each call; ``*`` for every other queue)."""
 
     exits: Mapping[str, ExitPolicy] = field(default_factory=lambda: dict(DEFAULT_EXITS))
     channel: str = CHANNEL
     max_open_calls: int = DEFAULT_MAX_OPEN_CALLS
+    wrapup: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.exits) - set(EXITS)
@@ -70,6 +78,9 @@ class MappingOptions:
             raise ValueError(f"not a queue exit: {', '.join(sorted(unknown))} (exits are {', '.join(EXITS)})")
         if self.max_open_calls < 1:
             raise ValueError("max_open_calls must be at least 1")
+        bad = [queue for queue, seconds in self.wrapup.items() if not 0 <= seconds <= 86_400]
+        if bad:
+            raise ValueError(f"wrap-up of {', '.join(bad)} must be 0 to 86400 seconds")
 
 
 def parse_exit_policy(text: str) -> tuple[str, ExitPolicy]:
@@ -84,34 +95,87 @@ def parse_exit_policy(text: str) -> tuple[str, ExitPolicy]:
         raise ValueError(f"{policy!r} is not a policy (one of {', '.join(p.value for p in ExitPolicy)})") from None
 
 
-class QueueLogMapper:
-    """Maps entries in log order. It keeps the callers of open calls (``open_calls``, restorable from a
-    position file) and counts what it did: events per contract type, skipped log events per name, and
-    callers forgotten because the map was full (their calls' later events have no customer id, so they
-    are keyed by the call id and may land on another partition than the call's offer)."""
+def parse_wrapup(text: str) -> tuple[str, float]:
+    """``QUEUE=SECONDS`` as the CLI takes it, e.g. ``support=30`` or ``*=15``."""
+    queue, _, seconds = text.partition("=")
+    try:
+        return queue.strip(), float(seconds)
+    except ValueError:
+        raise ValueError(f"{text!r} is not QUEUE=SECONDS") from None
 
-    def __init__(self, options: MappingOptions | None = None, open_calls: Mapping[str, str | None] | None = None) -> None:
+
+class QueueLogMapper:
+    """Maps entries in log order. It keeps the callers of open calls (``open_calls``) and the agents
+    (``agents``), both restorable from a position file, and counts what it did: events per contract
+    type, skipped log events per name, and callers forgotten because the map was full (their calls'
+    later events have no customer id, so they are keyed by the call id and may land on another
+    partition than the call's offer)."""
+
+    def __init__(
+        self, options: MappingOptions | None = None, open_calls: Mapping[str, str | None] | None = None,
+        agents: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:  # fmt: skip
         self.options = options or MappingOptions()
         self.open_calls: dict[str, str | None] = dict(open_calls or {})
+        self.agents = AgentTracker(self.options.wrapup, agents, self.options.channel)
         self.events: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.uncounted: Counter[str] = Counter()
         self.forgotten = 0
         self._exits = {**DEFAULT_EXITS, **self.options.exits}
 
-    def map(self, entry: Entry) -> dict[str, Any] | None:
-        """The contract event of one entry, or None for an event with no contract v1 counterpart."""
+    def advance(self, micros: int) -> list[dict[str, Any]]:
+        """The ends of wrap-ups the log has passed by ``micros``: called before each entry is mapped,
+        whether or not that entry can be read."""
+        agents = self.agents
+        if agents.next_due is None or micros < agents.next_due:
+            return []
+        return self._count(agents.due(micros))
+
+    def map(self, entry: Entry) -> list[dict[str, Any]]:
+        """The contract events of one entry (none for an event with no contract v1 counterpart)."""
+        agents = self.agents
+        events: list[dict[str, Any]] = []
         name = entry.event
         if name == "ENTERQUEUE":
-            return self._offered(entry)
-        if name == "CONNECT":
-            return self._event(entry, "contact.answered", wait_s=_seconds(entry, 0, "holdtime"))
-        if name in _EXIT_WAIT:
-            return self._left(entry)
-        if name in _TALK_AT:
-            return self._ended(entry)
-        self.skipped[name] += 1
-        return None
+            events.append(self._offered(entry))
+        elif name == "CONNECT":
+            events.append(self._event(entry, "contact.answered", wait_s=_seconds(entry, 0, "holdtime")))
+            if (agent := _agent(entry)) is not None:
+                events += self._count(agents.connect(entry, agent))
+        elif name in _EXIT_WAIT:
+            left = self._left(entry)
+            if left is not None:
+                events.append(left)
+        elif name in _TALK_AT:
+            events += self._ended(entry)
+        elif name == "RINGNOANSWER":
+            events += self._missed(entry)
+        elif name in AGENT_EVENTS:
+            events += self._agent_line(entry)
+        else:
+            self.skipped[name] += 1
+        return events
+
+    def _agent_line(self, entry: Entry) -> list[dict[str, Any]]:
+        agent = _agent(entry)
+        if agent is None:
+            raise BadData(f"{entry.event} needs a member (the agent field), not {entry.agent!r}")
+        if entry.event not in _WITHOUT_QUEUE and (entry.queue in ("", NO_VALUE) or len(entry.queue) > MAX_ID):
+            raise BadData(f"{entry.event} needs a queue name of 1 to {MAX_ID} characters, not {entry.queue!r}")
+        return self._count(self.agents.line(entry, agent))
+
+    def _missed(self, entry: Entry) -> list[dict[str, Any]]:
+        """The member did not answer: rang from (line time - ring time) to the line's time."""
+        agent = _agent(entry)
+        if agent is None:
+            raise BadData(f"RINGNOANSWER needs a member (the agent field), not {entry.agent!r}")
+        ring_ms = _seconds(entry, 0, "ring time in milliseconds")
+        missed = self._event(entry, "contact.missed")
+        started = shifted(entry.time, -ring_ms * 1000)
+        ringing = {**missed, "event_id": f"{ID_PREFIX}{entry.key}-ringing", "type": "contact.ringing", "time": started}
+        self.events["contact.ringing"] += 1
+        return [ringing, missed, *self._count(self.agents.rang(entry, agent))]
 
     def _offered(self, entry: Entry) -> dict[str, Any]:
         caller = entry.data[1] if len(entry.data) > 1 and entry.data[1] else None
@@ -137,14 +201,28 @@ class QueueLogMapper:
         extra: dict[str, Any] = {} if wait is None else {"wait_s": wait}
         return self._event(entry, "contact.abandoned", **extra)
 
-    def _ended(self, entry: Entry) -> dict[str, Any]:
+    def _ended(self, entry: Entry) -> list[dict[str, Any]]:
         data = entry.data
         position = _TALK_AT[entry.event]
         if position < 0:
             position += len(data)
             if position < 2:
                 raise BadData(f"{entry.event} has {len(data)} parameters, at least 4 expected (destination|holdtime|calltime|origpos)")
-        return self._event(entry, "contact.ended", talk_s=_seconds(entry, position, "calltime"))
+        ended = self._event(entry, "contact.ended", talk_s=_seconds(entry, position, "calltime"))
+        events = [ended]
+        if entry.event in _TRANSFERS:
+            transferred = {k: v for k, v in ended.items() if k != "talk_s"}
+            transferred.update(event_id=f"{ID_PREFIX}{entry.key}-transferred", type="contact.transferred")
+            self.events["contact.transferred"] += 1
+            events.append(transferred)
+        if (agent := _agent(entry)) is not None:
+            events += self._count(self.agents.call_ended(entry, agent))
+        return events
+
+    def _count(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for event in events:
+            self.events[event["type"]] += 1
+        return events
 
     def _event(self, entry: Entry, kind: str, customer: str | None = None, **extra: Any) -> dict[str, Any]:
         _check(entry)
@@ -168,6 +246,15 @@ class QueueLogMapper:
         event.update(extra)
         self.events[kind] += 1
         return event
+
+
+_WITHOUT_QUEUE: Final = frozenset({"PAUSEALL", "UNPAUSEALL", "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF"})
+
+
+def _agent(entry: Entry) -> str | None:
+    """The member a line is about (its interface or member name, as the log has it), if any."""
+    agent = entry.agent
+    return agent[:MAX_ID] if agent and agent != NO_VALUE else None
 
 
 def _check(entry: Entry) -> None:
@@ -209,7 +296,7 @@ class AsteriskReader:
 
     def read(self, lines: Iterable[tuple[int, bytes]]) -> Batch:
         batch = Batch()
-        parse, map_entry = self.parser.parse, self.mapper.map
+        parse, map_entry, advance = self.parser.parse, self.mapper.map, self.mapper.advance
         events, bad = batch.events, batch.bad
         for number, raw in lines:
             entry = parse(number, raw)
@@ -219,13 +306,11 @@ class AsteriskReader:
             if isinstance(entry, BadLine):
                 bad.append(entry)
                 continue
+            events += advance(entry.micros)
             try:
-                event = map_entry(entry)
+                events += map_entry(entry)
             except BadData as exc:
                 bad.append(BadLine(number, "data", str(exc), raw))
-                continue
-            if event is not None:
-                events.append(event)
         for line in bad:
             self.bad[line.kind] += 1
         return batch

@@ -2,7 +2,7 @@
 
 Each round reads the lines there are, maps them, publishes the events and dead-letters the lines that
 cannot be read, waits for the broker's acknowledgement of all of it, and only then saves the position
-(with the calls in progress and the parser's layout), so a crash at any point re-reads at most the
+(with the calls in progress, the agents' states and the parser's layout), so a crash at any point re-reads at most the
 round it was in. Re-read lines give the same event ids, which the worker drops as duplicates.
 """
 
@@ -58,7 +58,8 @@ async def ingest(bootstrap: str, options: IngestOptions, stop: asyncio.Event | N
     stop = stop or asyncio.Event()
     saved = load_position(options.position_file) if options.position_file else None
     parser = QueueLogParser(options.layout, options.timezone, options.ignore_events)
-    mapper = QueueLogMapper(options.mapping, (saved.state.get("open_calls") if saved else None) or {})
+    state = saved.state if saved else {}
+    mapper = QueueLogMapper(options.mapping, state.get("open_calls") or {}, state.get("agents") or {})
     if saved:
         parser.restore(saved.state.get("parser") or {})
     reader = AsteriskReader(parser, mapper)
@@ -77,7 +78,7 @@ async def ingest(bootstrap: str, options: IngestOptions, stop: asyncio.Event | N
                 await _until_acknowledged(stop, lambda: _send(publisher, options.path, batch.events, batch.bad))
                 _count(reader, reader.lines - lines_before, batch.events, batch.bad, skipped_before)
                 if options.position_file:
-                    state = {"open_calls": mapper.open_calls, "parser": parser.state()}
+                    state = {"open_calls": mapper.open_calls, "agents": mapper.agents.state(), "parser": parser.state()}
                     save_position(options.position_file, dataclasses.replace(follower.position, state=state))
     finally:
         follower.close()

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from streams.contract import InvalidEvent, parse_time
+
 
 @dataclass(frozen=True)
 class Skip:
@@ -36,3 +38,20 @@ def required(mapping: Mapping[str, Any], key: str, what: str) -> Any:
     if value in (None, ""):
         raise Unmappable(f"{what}: {key} is missing")
     return value
+
+
+def epoch(text: Any, where: str) -> float:
+    """An RFC 3339 timestamp of the payload in epoch seconds; ``where`` names the field in the error."""
+    if not isinstance(text, str):
+        raise Unmappable(f"{where} is missing")
+    try:
+        return parse_time(text)
+    except InvalidEvent as exc:
+        raise Unmappable(f"{where}: {exc}") from exc
+
+
+def last_part(arn: Any, where: str) -> str:
+    """The resource id at the end of an ARN (a queue's, an agent's)."""
+    if not isinstance(arn, str) or "/" not in arn:
+        raise Unmappable(f"{where} is not an ARN: {arn!r}")
+    return arn.rsplit("/", 1)[1]

@@ -30,30 +30,36 @@ BadKind = Literal["nul", "fields", "time", "event"]
 # unless the reader is told to ignore it (dialplan QueueLog() can write any name).
 CALL_EVENTS: Final = frozenset({
     "ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY", "WITHDRAW",
-    "COMPLETECALLER", "COMPLETEAGENT", "TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER",
+    "COMPLETECALLER", "COMPLETEAGENT", "TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER", "RINGNOANSWER",
+})  # fmt: skip
+AGENT_EVENTS: Final = frozenset({
+    "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF",
+    "ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL",
 })  # fmt: skip
 SKIPPED_EVENTS: Final = frozenset({
-    "RINGNOANSWER", "RINGCANCELED", "AGENTDUMP", "SYSCOMPAT", "OUTCALL",
-    "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF",
-    "ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL", "PENALTY", "RINGINUSE",
+    "RINGCANCELED", "AGENTDUMP", "SYSCOMPAT", "OUTCALL", "PENALTY", "RINGINUSE",
     "CONFIGRELOAD", "QUEUESTART", "DID", "INFO", "JOINEMPTY", "JOINUNAVAIL", "FULL", "CLOSED",
 })  # fmt: skip
-KNOWN_EVENTS: Final = CALL_EVENTS | SKIPPED_EVENTS
+KNOWN_EVENTS: Final = CALL_EVENTS | AGENT_EVENTS | SKIPPED_EVENTS
 
 CSV_COLUMNS: Final = ("time", "callid", "queuename", "agent", "event", "data1", "data2", "data3", "data4", "data5")
 _REQUIRED_COLUMNS: Final = CSV_COLUMNS[:5]
 _DATA_COLUMNS: Final = CSV_COLUMNS[5:]
 _PIPE_HEAD: Final = 5  # epoch, callid, queuename, agent, event
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One readable queue_log line. ``time`` is RFC 3339 with an offset; ``data`` are the event's
-    parameters without trailing empty ones (the CSV layout pads to five); ``key`` identifies the line's
-    content, so that the same line read again (a restart, a re-export) gives the same event id."""
+    """One readable queue_log line. ``time`` is RFC 3339 with an offset and ``micros`` the same instant
+    in whole microseconds since the epoch (exact, for the agent timelines' arithmetic); ``data`` are the
+    event's parameters without trailing empty ones (the CSV layout pads to five); ``key`` identifies the
+    line's content, so that the same line read again (a restart, a re-export) gives the same event id."""
 
     line: int
     time: str
+    micros: int
     callid: str
     queue: str
     agent: str
@@ -121,6 +127,7 @@ class QueueLogParser:
         self._single_data: int | None = None
         self._epoch_text = ""
         self._epoch_time = ""
+        self._epoch_micros = 0
         self._second_text = ""
         self._second_time: datetime | None = None
         self._last_instant: datetime | None = None
@@ -162,8 +169,9 @@ class QueueLogParser:
             if not epoch.isdigit():
                 raise _Unreadable("time", f"epoch is not a whole number of seconds: {epoch!r}")
             self._epoch_time = datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._epoch_micros = int(epoch) * 1_000_000
             self._epoch_text = epoch
-        return self._entry(number, self._epoch_time, fields[1:5], fields[5:])
+        return self._entry(number, self._epoch_time, self._epoch_micros, fields[1:5], fields[5:])
 
     def _csv(self, number: int, text: str) -> Entry | None:
         fields = next(csv.reader([text])) if '"' in text else text.split(",")
@@ -191,7 +199,8 @@ class QueueLogParser:
             # Asterisk splits the parameters into data1..data5 and leaves any further ones, pipes and
             # all, in data5 (an ATTENDEDTRANSFER of kind LINK has six).
             data = data[:-1] + data[-1].split("|")
-        return self._entry(number, self._local_time(stamp.strip()), head, data)
+        moment = self._local_time(stamp.strip())
+        return self._entry(number, moment.isoformat(), (moment - _EPOCH) // _MICROSECOND, head, data)
 
     def _header(self, names: list[str]) -> None:
         missing = [name for name in _REQUIRED_COLUMNS if name not in names]
@@ -201,7 +210,7 @@ class QueueLogParser:
         self._header_names = names
         self._single_data = self._columns.get("data") if "data1" not in self._columns else None
 
-    def _local_time(self, stamp: str) -> str:
+    def _local_time(self, stamp: str) -> datetime:
         """The export's wall-clock time in the configured zone, as RFC 3339 with its offset.
 
         A time with its own offset keeps it. A local time that a DST change repeats is read as the
@@ -220,7 +229,7 @@ class QueueLogParser:
             else:
                 moment = moment + timedelta(microseconds=int(fraction[1:].ljust(6, "0")))
         self._last_instant = moment
-        return moment.isoformat()
+        return moment
 
     def _resolve(self, second: str) -> datetime:
         try:
@@ -246,11 +255,11 @@ class QueueLogParser:
             raise _Unreadable("time", f"time is not YYYY-MM-DD HH:MM:SS[.ffffff]: {stamp!r}") from exc
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=self._zone)
 
-    def _entry(self, number: int, time: str, head: list[str], data: list[str]) -> Entry:
+    def _entry(self, number: int, time: str, micros: int, head: list[str], data: list[str]) -> Entry:
         callid, queue, agent, event = head
         if event not in self._known:
             raise _Unreadable("event", f"unknown event {event!r}")
         while data and not data[-1]:
             data.pop()
         key = hashlib.blake2b(f"{time}|{callid}|{queue}|{agent}|{event}|{'|'.join(data)}".encode(), digest_size=10).hexdigest()
-        return Entry(number, time, callid, queue, agent, event, tuple(data), key)
+        return Entry(number, time, micros, callid, queue, agent, event, tuple(data), key)

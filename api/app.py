@@ -17,7 +17,8 @@ from api.ingest import IngestPublisher
 from api.ingest_metrics import IngestMetrics
 from api.metrics import build_registry
 from api.routers import (
-    amazon_connect, catalog, events, health, history, kpis, metrics, queues, status, stream, targets, twilio, wallboard,
+    agents, amazon_connect, catalog, events, health, history, kpis, metrics, queues, status, stream, targets, twilio,
+    wallboard,
 )
 from api.snapshots import SnapshotReader
 from api.validation import validation_failed
@@ -78,9 +79,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.tokens = tokens
     app.state.targets = kpi_targets
+    app.state.thresholds = thresholds
     app.add_exception_handler(RequestValidationError, validation_failed)
     guarded = [Depends(authorize)] if tokens is not None else []
-    for module in (kpis, catalog, stream, history, targets, status, queues) if serving else ():
+    for module in (kpis, agents, catalog, stream, history, targets, status, queues) if serving else ():
         app.include_router(module.router, dependencies=guarded)
     for module in (health, metrics, wallboard) if serving else (health, metrics):
         app.include_router(module.router)

@@ -24,7 +24,8 @@ class ItemResult(BaseModel):
 
     index: int
     status: Status = Field(description="accepted: on its topic, acknowledged by the broker; rejected: see reason; skipped: valid, but no contract-v1 counterpart")
-    event_id: str | None = Field(default=None, description="the contract event's id, when accepted")
+    event_id: str | None = Field(default=None, description="the contract event's id, when accepted (the first one's, when the item made several)")
+    event_ids: list[str] | None = Field(default=None, description="every contract event's id, when a platform's event made more than one (a reservation accepted: the contact answered and the agent on it)")
     reason: str | None = Field(default=None, description="why it was rejected, or the platform's type when skipped")
 
 
@@ -115,6 +116,15 @@ class Outcome:
         self.events.append(event)
         self.items.append({"index": index, "status": "accepted", "event_id": event["event_id"]})
 
+    def accept_all(self, index: int, events: list[dict[str, Any]]) -> None:
+        """One platform event that made several contract events: one item, every id."""
+        if len(events) == 1:
+            self.accept(index, events[0])
+            return
+        self.events.extend(events)
+        ids = [event["event_id"] for event in events]
+        self.items.append({"index": index, "status": "accepted", "event_id": ids[0], "event_ids": ids})
+
     def reject(self, index: int, kind: str, reason: str) -> None:
         self.rejected += 1
         self._metrics.rejected.labels(self.source, kind).inc()
@@ -137,7 +147,8 @@ class Outcome:
         self._metrics.accepted.labels(self.source).inc(len(self.events))
 
     def response(self, status_code: int) -> Response:
-        body = {"accepted": len(self.events), "rejected": self.rejected, "skipped": self.skipped, "items": self.items}
+        accepted = len(self.items) - self.rejected - self.skipped
+        body = {"accepted": accepted, "rejected": self.rejected, "skipped": self.skipped, "items": self.items}
         return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 

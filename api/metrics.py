@@ -1,5 +1,5 @@
-"""The API's /metrics: KPI counters, a wait histogram, rolling-window and live gauges, KPI targets,
-pipeline health.
+"""The API's /metrics: KPI counters, a wait histogram, rolling-window and live gauges, agents by
+state and by aux reason, KPI targets, pipeline health.
 
 Counters come from the snapshot book at scrape time, gauges from the rows the API serves, so an event
 costs nothing here.
@@ -54,6 +54,14 @@ COUNTERS: tuple[tuple[str, str, Callable[[BucketStats], float]], ...] = (
 # Upper bounds of the wait histogram: every one is a bin edge of kpis.buckets.wait_bin, so each
 # wait falls on the right side of every bound and the buckets are exact.
 WAIT_BUCKETS_S = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600, 900, 1200, 1800, 3600)
+# The staffed states and the live row count of each: one series per state, so a stacked graph of
+# them adds up to the agents staffed.
+AGENT_STATES: tuple[tuple[str, str], ...] = (
+    ("available", "agents_available"),
+    ("on_contact", "agents_on_contact"),
+    ("after_contact_work", "agents_acw"),
+    ("aux", "agents_aux"),
+)
 
 
 def _difference(now: BucketStats, then: BucketStats | None) -> BucketStats:
@@ -158,6 +166,30 @@ class KpiCollector(Collector):
                             family.add_metric(labels[:2], float(row[name]))
         yield from windowed.values()
         yield from live.values()
+        yield from self._agent_gauges()
+
+    def _agent_gauges(self) -> Iterator[Metric]:
+        """Agents per state and per aux reason, from the same live rows (each agent in every queue it
+        serves): every state is exported, at zero too, so a stacked graph has no gaps; a reason only
+        while some agent is in it, as a reason is open-ended text."""
+        labels = ["queue", "channel"]
+        in_state = GaugeMetricFamily(
+            "cxpulse_agents_in_state", "Agents serving the queue now, by state (logged out not counted).", labels=[*labels, "state"]
+        )
+        by_reason = GaugeMetricFamily(
+            "cxpulse_agents_aux_by_reason", "Agents serving the queue in an auxiliary state now, by reason.", labels=[*labels, "reason"]
+        )
+        for row in self._view.frame.rows.get(ROLLING[0], {}).values():
+            if ALL in (row["queue"], row["channel"]):
+                continue
+            pair = [row["queue"], row["channel"]]
+            for state, name in AGENT_STATES:
+                in_state.add_metric([*pair, state], float(row[name]))
+            for reason, count in sorted(row["agents_aux_by_reason"].items()):
+                if count:
+                    by_reason.add_metric([*pair, reason], float(count))
+        yield in_state
+        yield by_reason
 
     def _target_gauges(self, now: float) -> Iterator[Metric]:
         """In the KPI's own unit, so Grafana can draw them as lines over the KPI's gauge. The expected

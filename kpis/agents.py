@@ -154,10 +154,11 @@ class AgentBoard:
         unchanged), and the timelines to persist per agent (None: the agent left state)."""
         self._recompute()
         slots: dict[Slot, dict[Pair, BucketStats]] = {slot: {} for slot in self._changed_slots}
-        for key, stats in self._totals.items():
-            slot = (key.size, key.start)
-            if slot in slots:
-                slots[slot][(key.queue, key.channel)] = stats
+        if slots:
+            for key, stats in self._totals.items():
+                slot = (key.size, key.start)
+                if slot in slots:
+                    slots[slot][(key.queue, key.channel)] = stats
         timelines = {agent_id: self.timeline(agent_id) for agent_id in self._changed_agents}
         live = self.live() if self._live_changed else None
         self._changed_slots = set()
@@ -311,11 +312,7 @@ class AgentBoard:
         """A bucket's total made afresh from its agents' shares in a fixed order, so the same set of
         events gives the same total to the last digit, however it arrived."""
         contributors = self._contributors[key]
-        if not contributors:
-            del self._contributors[key]
-            self._totals.pop(key, None)
-            return
-        total = BucketStats()
+        total = BucketStats()  # stays, zero, when its last share left: the read side replaces buckets, never drops them
         for agent_id in sorted(contributors):
             total.add(self._agents[agent_id].shares[key])
         total.round_durations()

@@ -5,6 +5,10 @@ Each KPI has a default rule and overrides by queue, by channel, or by both; the 
 matching rule wins (queue and channel, then queue, then channel, then the default). A rule judges
 the KPI on one window, and stays silent below a minimum volume: 2 abandons out of 3 calls at 3 a.m.
 is not an incident.
+
+The same file says how long an agent may stay in a state (``agent_states``) before the agents'
+board turns amber or red, and how long contacts may wait with no agent available before the pager
+goes (``staffing``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Final, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -114,10 +118,59 @@ class PipelineThresholds(_Strict):
         return value
 
 
+# The agent states whose time can be judged: logged out is not time on the clock.
+JUDGED_AGENT_STATES: Final = ("available", "on_contact", "after_contact_work", "aux")
+
+
+class StateLimits(_Strict):
+    """Seconds in a state above which an agent's status is warning or critical; a limit left out of
+    a reason's entry is its state's."""
+
+    warning: float | None = Field(default=None, gt=0)
+    critical: float | None = Field(default=None, gt=0)
+
+
+class StateThreshold(StateLimits):
+    """A state's limits and, for aux above all, other limits per reason (lunch is longer than a break)."""
+
+    reasons: dict[str, StateLimits] = Field(default_factory=dict)
+
+
+class StaffingThresholds(_Strict):
+    """Contacts waiting while no agent of their queue and channel is available: nobody can answer them."""
+
+    unattended_for: str = Field(default="1m", description="how long before the alert fires")
+    staffed_within: str = Field(
+        default="24h",
+        description="a queue and channel no agent was staffed in for this long is not judged: its agents do not "
+        "report to cxpulse (no agent events) or it is closed",
+    )
+    runbook: str = "https://runbooks.example.com/cxpulse/staffing"
+    team: str = Field(default="contact-center", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @field_validator("unattended_for", "staffed_within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        duration_seconds(value)
+        return value
+
+
 class ThresholdsFile(_Strict):
     defaults: RuleSettings = RuleSettings()
     kpis: dict[str, KpiThreshold] = Field(default_factory=dict)
     pipeline: PipelineThresholds = PipelineThresholds()
+    agent_states: dict[str, StateThreshold] = Field(default_factory=dict)
+    staffing: StaffingThresholds = StaffingThresholds()
+
+    @field_validator("agent_states")
+    @classmethod
+    def _states(cls, value: dict[str, StateThreshold]) -> dict[str, StateThreshold]:
+        unknown = sorted(set(value) - set(JUDGED_AGENT_STATES))
+        if unknown:
+            raise ValueError(
+                f"unknown agent state {', '.join(unknown)}; time in state is judged for {', '.join(JUDGED_AGENT_STATES)}"
+            )
+        return value
 
     @field_validator("kpis")
     @classmethod
@@ -206,11 +259,76 @@ def _resolve(kpi: str, threshold: KpiThreshold, override: RuleSettings, defaults
     return rule
 
 
+@dataclass(frozen=True, slots=True)
+class StateRule:
+    """Resolved limits on the seconds an agent has been in one state (with one reason)."""
+
+    warning: float | None
+    critical: float | None
+
+    def level(self, seconds: float) -> Level:
+        if self.critical is not None and seconds > self.critical:
+            return Level.CRITICAL
+        if self.warning is not None and seconds > self.warning:
+            return Level.WARNING
+        return Level.OK
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"warning": self.warning, "critical": self.critical}
+
+
+def _state_rule(where: str, limits: StateLimits, inherited: StateRule | None = None) -> StateRule:
+    rule = StateRule(
+        limits.warning if limits.warning is not None or inherited is None else inherited.warning,
+        limits.critical if limits.critical is not None or inherited is None else inherited.critical,
+    )
+    if rule.warning is None and rule.critical is None:
+        raise ValueError(f"{where}: set warning, critical or both (seconds)")
+    if rule.warning is not None and rule.critical is not None and rule.critical < rule.warning:
+        raise ValueError(f"{where}: critical ({rule.critical:g} s) must be at or above warning ({rule.warning:g} s)")
+    return rule
+
+
+class AgentStateRules:
+    """How long an agent may stay in a state, per state and aux reason: the status of the agents'
+    board and of /v1/agents. A state without limits is never judged."""
+
+    def __init__(self, states: Mapping[str, StateThreshold]) -> None:
+        self.states: dict[str, StateRule] = {}
+        self.reasons: dict[str, dict[str, StateRule]] = {}
+        for state, threshold in states.items():
+            rule = self.states[state] = _state_rule(f"agent_states.{state}", threshold)
+            self.reasons[state] = {
+                reason: _state_rule(f"agent_states.{state}.reasons.{reason}", limits, rule)
+                for reason, limits in threshold.reasons.items()
+            }
+
+    def rule_for(self, state: str, reason: str | None) -> StateRule | None:
+        by_reason = self.reasons.get(state, {})
+        if reason is not None and reason in by_reason:
+            return by_reason[reason]
+        return self.states.get(state)
+
+    def status(self, state: str, reason: str | None, seconds: float) -> Level | None:
+        rule = self.rule_for(state, reason)
+        return None if rule is None else rule.level(seconds)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """The resolved limits by state, with ``reasons`` by reason: what a screen needs to colour
+        a time in state that it counts up by itself."""
+        return {
+            state: {**rule.as_dict(), "reasons": {reason: r.as_dict() for reason, r in self.reasons[state].items()}}
+            for state, rule in self.states.items()
+        }
+
+
 class Thresholds:
     """The resolved rules of a thresholds file, and the status they give a row of /v1/kpis."""
 
     def __init__(self, document: ThresholdsFile) -> None:
         self.pipeline = document.pipeline
+        self.staffing = document.staffing
+        self.agent_states = AgentStateRules(document.agent_states)
         self.rules: dict[str, list[Rule]] = {}
         for kpi, threshold in document.kpis.items():
             rules = [_resolve(kpi, threshold, RuleSettings(), document.defaults, None, None)]

@@ -3,7 +3,8 @@ by the same numbers and nobody hand-edits PromQL per queue.
 
 Each threshold rule becomes one warning and one critical alert on the KPI's window gauge, gated by
 the KPI's volume and leaving out the pairs that a more specific override judges. Alertmanager
-inhibits a warning while the critical of the same KPI, queue and channel fires.
+inhibits a warning while the critical of the same KPI, queue and channel fires. Staffing has its
+own rule: contacts waiting where no agent is available.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kpis.thresholds import Direction, Level, Rule, Thresholds
 
 KPI_RULES_FILE = "cxpulse-kpis.yml"
 PIPELINE_RULES_FILE = "cxpulse-pipeline.yml"
+AGENT_RULES_FILE = "cxpulse-agents.yml"
 HEADER = "# Rendered by `cxpulse alerts render` from the thresholds file: edit that file, not this one.\n"
 
 # How an alert's summary shows the value, by the KPI's unit.
@@ -172,6 +174,36 @@ def pipeline_rules(thresholds: Thresholds) -> dict[str, Any]:
     return {"groups": [{"name": "cxpulse-pipeline", "rules": rules}]}
 
 
+def agent_rules(thresholds: Thresholds) -> dict[str, Any]:
+    """Per queue and channel, since agents serve a channel: voice callers waiting are not helped by
+    a chat agent who is free. ``unless ... > 0`` rather than ``and ... == 0``, so a pair whose
+    available-agents gauge is missing counts as having none; the pair must have had an agent staffed
+    within ``staffed_within``, else a center that publishes no agent events would be paged for every
+    waiting contact."""
+    staffing = thresholds.staffing
+    waiting, available, staffed = (KPIS_BY_NAME[name].metric for name in ("waiting_now", "agents_available", "agents_staffed"))
+    expression = (
+        f"{waiting} > 0\n"
+        f"  unless on (queue, channel) {available} > 0\n"
+        f"  and on (queue, channel) max_over_time({staffed}[{staffing.staffed_within}]) > 0"
+    )
+    rule = {
+        "alert": "CxpulseContactsWaitingNoAgent",
+        "expr": expression,
+        "for": staffing.unattended_for,
+        "labels": {"severity": "critical", "team": staffing.team},
+        "annotations": {
+            "summary": (
+                "{{ $value }} contacts waiting in {{ $labels.queue }}/{{ $labels.channel }} and no agent available "
+                f"for {staffing.unattended_for}"
+            ),
+            "value": "{{ $value }}",
+            "runbook_url": staffing.runbook,
+        },
+    }
+    return {"groups": [{"name": "cxpulse-agents", "rules": [rule]}]}
+
+
 class _Dumper(yaml.SafeDumper):
     """Multi-line expressions as literal blocks, so the rendered PromQL reads as written."""
 
@@ -189,7 +221,11 @@ def _dump(document: dict[str, Any]) -> str:
 
 def render(thresholds: Thresholds) -> dict[str, str]:
     """File name → YAML text of every rules file."""
-    return {KPI_RULES_FILE: _dump(kpi_rules(thresholds)), PIPELINE_RULES_FILE: _dump(pipeline_rules(thresholds))}
+    return {
+        KPI_RULES_FILE: _dump(kpi_rules(thresholds)),
+        PIPELINE_RULES_FILE: _dump(pipeline_rules(thresholds)),
+        AGENT_RULES_FILE: _dump(agent_rules(thresholds)),
+    }
 
 
 def write(thresholds: Thresholds, directory: Path) -> list[Path]:

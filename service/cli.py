@@ -180,7 +180,7 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     start = time.time() - args.backfill_minutes * 60
     events = generate(
         start, args.duration, seed=args.seed, queues=queue_profiles(args.queues), rate_scale=args.rate_scale,
-        load=LOAD_PROFILES[args.load],
+        load=LOAD_PROFILES[args.load], agents=args.format == "events" and not args.no_agents,
     )  # fmt: skip
     if args.format == "asterisk":
         return _simulate_queue_log(args, events)
@@ -214,11 +214,14 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     from pathlib import Path
 
-    from adapters.asterisk import MappingOptions, parse_exit_policy
+    from adapters.asterisk import MappingOptions, parse_exit_policy, parse_wrapup
     from adapters.asterisk_ingest import IngestOptions, ingest
 
     try:
-        mapping = MappingOptions(exits=dict(parse_exit_policy(text) for text in args.exit), max_open_calls=args.max_open_calls)
+        mapping = MappingOptions(
+            exits=dict(parse_exit_policy(text) for text in args.exit), max_open_calls=args.max_open_calls,
+            wrapup=dict(parse_wrapup(text) for text in args.wrapup),
+        )  # fmt: skip
         options = IngestOptions(
             path=Path(args.file), layout=args.format, timezone=args.timezone, mapping=mapping,
             ignore_events=frozenset(name.upper() for name in args.ignore_event), follow=args.follow,
@@ -385,8 +388,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         "Serve /v1/kpis, /healthz, /readyz, /metrics and /docs on api.host:api.port. Reads the KPI snapshot log "
         "itself, so any number of API processes can run beside the workers.")
     simulate = add("simulate", _cmd_simulate, "publish realistic, reproducible demo traffic",
-                   "Publish simulated calls, chats and surveys at the pace of their event times, until stopped "
-                   "(or for --duration seconds of event time).")
+                   "Publish simulated calls, chats, surveys and the agents serving them (their states on cx.agents) "
+                   "at the pace of their event times, until stopped (or for --duration seconds of event time).")
     _add_simulation_options(simulate)
     replay = add("replay", _cmd_replay, "publish recorded traffic (jsonl or the anonbank call log) in event-time order",
                  "Read a recording, report every line that cannot be read (with its number) and skip it, then publish "
@@ -402,11 +405,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     simulate.add_argument("--duration", type=float, help="seconds of event time to simulate (default: until stopped)")
     simulate.add_argument("--format", choices=["events", "asterisk"], default="events", help="events: publish contract events to Kafka; asterisk: append the voice calls as Asterisk queue_log lines to --output, for `cxpulse ingest asterisk` (default: %(default)s)")
     simulate.add_argument("--output", metavar="FILE", help="the queue_log file --format asterisk appends to")
+    simulate.add_argument("--no-agents", action="store_true", help="publish no agent events (cx.agents) and no contact.ringing/contact.missed, only contacts and surveys (--format asterisk never has them)")
     ingest = add("ingest", _cmd_ingest, "publish a platform's log as contract events (Asterisk queue_log)",
                  "Read Asterisk's queue_log (the pipe-separated file, or the database/CSV export) and publish its calls "
                  "as contract events: ENTERQUEUE offered, CONNECT answered, ABANDON abandoned, the queue exits as "
-                 "--exit says, COMPLETECALLER/COMPLETEAGENT and transfers ended; agent and queue events are counted "
-                 "and skipped. A line that cannot be read is reported with its number and sent to cx.deadletter. With "
+                 "--exit says, COMPLETECALLER/COMPLETEAGENT and transfers ended (and transferred), RINGNOANSWER missed; "
+                 "queue members' logins, queues and pauses, and their calls, as agent states (cx.agents). A line that cannot be read is reported with its number and sent to cx.deadletter. With "
                  "--follow it keeps reading as the file grows, across rotation (rename or copytruncate), until "
                  "Ctrl-C/SIGTERM; with --position-file it resumes where it stopped. See docs/sources.md.")
     ingest.add_argument("source", choices=["asterisk"], help="the log's platform")
@@ -416,6 +420,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     ingest.add_argument("--position-file", metavar="P", help="where the read position is saved (after the broker acknowledged what was published) and resumed from")
     ingest.add_argument("--timezone", default="UTC", help="zone of the CSV layout's times (pipe lines carry epoch seconds) (default: %(default)s)")
     ingest.add_argument("--exit", action="append", default=[], metavar="EVENT=POLICY", help="how a queue exit counts: EXITWITHTIMEOUT, EXITEMPTY, EXITWITHKEY or WITHDRAW = abandoned (the default for all four) or uncounted; repeatable")
+    ingest.add_argument("--wrapup", action="append", default=[], metavar="QUEUE=SECONDS", help="the queue's wrapuptime: an agent is in after-contact work this long after each call of the queue (QUEUE * for every other queue); none: available at once; repeatable")
     ingest.add_argument("--ignore-event", action="append", default=[], metavar="NAME", help="an extra event name to skip instead of reporting as unknown (custom QueueLog() events); repeatable")
     ingest.add_argument("--max-open-calls", type=int, default=100_000, metavar="N", help="calls in progress whose caller id is remembered for their later events (default: %(default)s)")
     ingest.add_argument("--poll-interval", type=float, default=0.25, metavar="S", help="seconds between looks at a followed file (default: %(default)s)")

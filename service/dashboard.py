@@ -138,10 +138,13 @@ def stat(key: str, title: str, expr: str, style: Style, description: str = "") -
     })  # fmt: skip
 
 
-def graph(key: str, title: str, targets: Sequence[Target], style: Style, description: str = "") -> Panel:
+def graph(
+    key: str, title: str, targets: Sequence[Target], style: Style, description: str = "", stacked: bool = False
+) -> Panel:
+    """``stacked``: parts of a whole (agents by state), drawn filled one on another."""
     custom = {
-        "drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never", "spanNulls": False,
-        "axisSoftMin": 0, "stacking": {"mode": "none", "group": "A"},
+        "drawStyle": "line", "lineWidth": 1, "fillOpacity": 60 if stacked else 10, "showPoints": "never",
+        "spanNulls": False, "axisSoftMin": 0, "stacking": {"mode": "normal" if stacked else "none", "group": "A"},
     }  # fmt: skip
     return Panel(key, GRAPH_SIZE, {
         "type": "timeseries", "title": title, "description": description, "datasource": DATASOURCE,
@@ -231,6 +234,26 @@ def _ratio_of(numerator: str, denominator: str) -> Callable[[Kpi], RollUp]:
     return exact
 
 
+def _agent_time_ratio(numerators: tuple[str, ...], denominator: str, less: str = "") -> Callable[[Kpi], RollUp]:
+    """Exact: the agent seconds summed over the selection, as the API's roll-up row computes it
+    (agent time is split over the queues served, so the sums are true agent time)."""
+
+    def exact(kpi: Kpi) -> RollUp:
+        above = " + ".join(f"sum({selector(KPIS_BY_NAME[name])})" for name in numerators)
+        below = f"sum({selector(KPIS_BY_NAME[denominator])})"
+        if less:
+            below = f"({below} - sum({selector(KPIS_BY_NAME[less])}))"
+        how = "Agent seconds summed over the selected queues and channels, then divided."
+        return RollUp(_in_window(kpi, kpi.title), f"({above}) / {below}", how)
+
+    return exact
+
+
+def _agents_counted(kpi: Kpi) -> RollUp:
+    how = "Summed over the selected queues and channels: an agent serving several of them is counted in each."
+    return RollUp(kpi.title, f"sum({selector(kpi)})", how)
+
+
 # KPIs whose roll-up is not the default of their unit (counts summed, others weighted by their volume,
 # the worst of the selection when they have none).
 ROLL_UPS: Final[dict[str, Callable[[Kpi], RollUp]]] = {
@@ -238,6 +261,9 @@ ROLL_UPS: Final[dict[str, Callable[[Kpi], RollUp]]] = {
     "longest_waiting_s": _highest,
     "wait_p90_s": _worst,
     "service_level": _ratio_of("service_level_numerator", "service_level_denominator"),
+    "occupancy": _agent_time_ratio(("on_contact_s", "agent_acw_s"), "staffed_s", less="aux_s"),
+    "aux_share": _agent_time_ratio(("aux_s",), "staffed_s"),
+    **dict.fromkeys(("agents_staffed", "agents_available", "agents_on_contact", "agents_acw", "agents_aux"), _agents_counted),
 }
 
 
@@ -486,12 +512,54 @@ def _quality() -> Fixed:
     return Fixed(graphs=(graph("graph:survey-answers", "Survey answers per minute", answers, PER_MINUTE_RATE),))
 
 
+def _by_queue(kpi: str) -> str:
+    return f"sum by (queue) ({selector(KPIS_BY_NAME[kpi])})"
+
+
+def _agents() -> Fixed:
+    states = Target(f"sum by (state) (cxpulse_agents_in_state{{{FILTER}}})", "{{state}}")
+    reasons = Target(f"sum by (reason) (cxpulse_agents_aux_by_reason{{{FILTER}}})", "{{reason}}")
+    occupancy = (
+        f"({_by_queue('on_contact_s')} + {_by_queue('agent_acw_s')}) / ({_by_queue('staffed_s')} - {_by_queue('aux_s')})"
+    )
+    aux_share = f"{_by_queue('aux_s')} / {_by_queue('staffed_s')}"
+    # No line while no agent is available (rather than +Inf): the staffing alert speaks for that.
+    per_agent = f"{_by_queue('waiting_now')} / ({_by_queue('agents_available')} > 0)"
+    counted_once = " An agent serving several of the selected queues is counted in each."
+    return Fixed(graphs=(
+        graph(
+            "graph:agents-by-state", "Agents by state", [states], COUNT,
+            "Agents logged in, by state, stacked up to the agents staffed." + counted_once, stacked=True,
+        ),
+        graph(
+            "graph:agents-aux-by-reason", "Agents in aux by reason", [reasons], COUNT,
+            "Agents in an auxiliary state, by the reason their platform gave (unspecified when none)." + counted_once,
+            stacked=True,
+        ),
+        graph(
+            "graph:occupancy-by-queue", "Occupancy by queue ($window)", [Target(occupancy, "{{queue}}")], RATIO,
+            "On-contact and after-contact-work seconds over staffed seconds less aux, summed per queue over the "
+            "selected channels.",
+        ),
+        graph(
+            "graph:aux-share-by-queue", "Aux share by queue ($window)", [Target(aux_share, "{{queue}}")], RATIO,
+            "Aux seconds over staffed seconds, summed per queue over the selected channels.",
+        ),
+        graph(
+            "graph:waiting-per-available-by-queue", "Waiting per available agent by queue",
+            [Target(per_agent, "{{queue}}")], Style("none", 1),
+            "Contacts waiting now over agents available now, per queue; no value while none is available.",
+        ),
+    ))  # fmt: skip
+
+
 FIXED: Final[dict[Section, Callable[[], Fixed]]] = {
     "volumes": _volumes,
     "waits": _waits,
     "abandonment": _abandonment,
     "handling": _handling,
     "quality": _quality,
+    "agents": _agents,
 }
 
 AGE: Final = Style("s", 0, steps=((GREEN, None), (ORANGE, 60), (RED, 300)))

@@ -86,7 +86,22 @@ class EmbeddedBrokerSettings(_Section):
     )
 
 
+AgentStateName = Literal["logged_out", "available", "on_contact", "after_contact_work", "aux"]
+
+
+def _twilio_activities() -> dict[str, AgentStateName]:
+    return {"Available": "available", "Offline": "logged_out", "Unavailable": "aux", "Break": "aux"}
+
+
+def _connect_statuses() -> dict[str, AgentStateName]:
+    return {"Available": "available", "Offline": "logged_out"}
+
+
 class TwilioSettings(_Section):
+    activity_states: dict[str, AgentStateName] = Field(
+        default_factory=_twilio_activities,
+        description="TaskRouter activity name to the agent state it means; an unlisted activity is aux, with its name as the reason (so is any listed as aux)",
+    )
     auth_token: SecretStr | None = Field(
         default=None,
         description="the Twilio account's auth token, which signs TaskRouter callbacks (X-Twilio-Signature); unset: the Twilio endpoint answers 403",
@@ -100,6 +115,10 @@ class TwilioSettings(_Section):
 class AmazonConnectSettings(_Section):
     queue_names: dict[str, str] = Field(
         default_factory=dict, description="queue id (the last part of its ARN) to the name cxpulse shows; unlisted queues keep their id"
+    )
+    status_states: dict[str, AgentStateName] = Field(
+        default_factory=_connect_statuses,
+        description="agent status name to the agent state it means; unlisted: a routable status is available, an offline one logged_out, any other aux with its name as the reason",
     )
 
 

@@ -37,7 +37,8 @@ The target of an EventBridge API destination for "Amazon Connect Contact Event" 
 per request), or of a relay posting agent event stream records from Kinesis (an object or an array
 of up to `api.ingest.max_batch`). Needs a token with the `ingest` scope: an EventBridge connection
 with API key authorization sends it as `X-Api-Key`. The answer (200) comes once the broker has the
-events; agent events and contact events without a contract-v1 counterpart are `skipped`, and an
+events; agent records become agent states (`api.ingest.amazon_connect.status_states`), missed contacts
+and queue changes; records and contact events without a contract-v1 counterpart are `skipped`, and an
 element that cannot be mapped is kept on `cx.deadletter` with the reason."""
 
 
@@ -58,11 +59,13 @@ async def connect_events(
         raise HTTPException(413, detail=f"{len(elements)} events is over api.ingest.max_batch ({settings.api.ingest.max_batch})")
     outcome = Outcome(SOURCE, metrics)
     names = settings.api.ingest.amazon_connect.queue_names
+    statuses = settings.api.ingest.amazon_connect.status_states
     for index, element in enumerate(elements):
         try:
-            mapped = map_event(element, names)
+            mapped = map_event(element, names, statuses)
             if not isinstance(mapped, Skip):
-                check(mapped)
+                for event in mapped:
+                    check(event)
         except (Unmappable, InvalidEvent) as exc:
             kind = exc.kind if isinstance(exc, InvalidEvent) else MAPPING_REASON
             await dead_letter(publisher, orjson.dumps(element), kind, str(exc), PATH, index)
@@ -71,6 +74,6 @@ async def connect_events(
         if isinstance(mapped, Skip):
             outcome.skip(index, mapped.type)
         else:
-            outcome.accept(index, mapped)
+            outcome.accept_all(index, mapped)
     await outcome.publish(publisher)
     return outcome.response(200)

@@ -24,8 +24,9 @@ DESCRIPTION = """\
 Set this as the Workspace's Event Callback URL. The form-encoded callback must carry a valid
 `X-Twilio-Signature` for `api.ingest.twilio.auth_token` (403 otherwise); behind a proxy set
 `api.ingest.twilio.public_base_url` to the scheme and host Twilio calls. The answer (200) comes once
-the broker has the event: a task's steps become contract events, callbacks without a contract-v1
-counterpart (missed offers, agent activity, ...) are `skipped`, and one that cannot be mapped is
+the broker has the events: a task's steps become contact events, a reservation's the offer to its
+worker (ringing, missed) and the worker's state, an activity update the worker's state
+(`api.ingest.twilio.activity_states`); callbacks without a contract-v1 counterpart are `skipped`, and one that cannot be mapped is
 kept on `cx.deadletter` with the reason (Twilio would only send it again)."""
 
 
@@ -57,9 +58,10 @@ async def taskrouter_callback(
         raise HTTPException(403, detail="missing or wrong X-Twilio-Signature for this URL and api.ingest.twilio.auth_token")
     outcome = Outcome(SOURCE, metrics)
     try:
-        mapped = map_callback(dict(params))
+        mapped = map_callback(dict(params), settings.api.ingest.twilio.activity_states)
         if not isinstance(mapped, Skip):
-            check(mapped)
+            for event in mapped:
+                check(event)
     except (Unmappable, InvalidEvent) as exc:
         kind = exc.kind if isinstance(exc, InvalidEvent) else MAPPING_REASON
         await dead_letter(publisher, body, kind, str(exc), PATH, None)
@@ -68,6 +70,6 @@ async def taskrouter_callback(
         if isinstance(mapped, Skip):
             outcome.skip(0, mapped.type)
         else:
-            outcome.accept(0, mapped)
+            outcome.accept_all(0, mapped)
     await outcome.publish(publisher)
     return outcome.response(200)

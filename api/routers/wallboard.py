@@ -8,8 +8,9 @@ checkout and an installed wheel serve the same files.
 
 The page reads its settings from its own URL: ``queue`` (repeatable or comma-separated; default
 every queue), ``channel`` (default ``*``, the all-channels roll-up), ``window`` (default 15m),
-``access_token`` and ``max_silence`` (seconds without any stream message before the board is
-marked stale; default 35, above two of the default 15 s heartbeats).
+``access_token``, ``max_silence`` (seconds without any stream message before the board is
+marked stale; default 35, above two of the default 15 s heartbeats), ``agents`` (0 hides the agents
+strip and board) and ``agents_poll`` (seconds between polls of /v1/agents; default 5).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ router = APIRouter(tags=["wallboard"])
     },
     summary="Wallboard page: live KPI tiles per queue for a TV",
     description="Query parameters, read by the page: queue (repeatable or comma-separated), channel (default *), "
-    "window (default 15m), access_token (passed on to /v1/stream), max_silence (seconds, default 35).",
+    "window (default 15m), access_token (passed on to /v1/stream and /v1/agents), max_silence (seconds, default 35), "
+    "agents (0: no agents strip and board), agents_poll (seconds between polls of /v1/agents, default 5).",
 )
 async def page() -> FileResponse:
     return FileResponse(FILES / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

@@ -9,6 +9,14 @@
 // line under its value, green when on track (at least as good as the value expected today on the
 // way from baseline to target), amber when behind.
 //
+// Agents: each tile has a strip of its agents now (available, on contact, after-contact work, aux:
+// the live counts of its row), and under the tiles a board of agent cards, polled from /v1/agents
+// every agents_poll seconds (default 5): name, state and reason, time in state counted up on the
+// page from `since`, the queue of the contact being served, contacts handled today. A card is
+// coloured by its time in state under the thresholds file's agent_states (the answer's
+// state_thresholds), judged again every second as the time grows. Both stay hidden while no agent
+// is listed (a center that sends no agent events sees the board as before), or with agents=0.
+//
 // The board is marked STALE when the server says stale:true (no worker update for
 // kpi.stale_seconds), when the stream connection has been down for longer than DOWN_GRACE_MS, or
 // when nothing arrived for max_silence seconds.
@@ -28,6 +36,11 @@
   const windowName = params.get("window") || "15m";
   const token = params.get("access_token");
   const maxSilenceMs = 1000 * (Number(params.get("max_silence")) > 0 ? Number(params.get("max_silence")) : 35);
+  const agentsWanted = params.get("agents") !== "0";
+  const agentsPollMs = 1000 * (Number(params.get("agents_poll")) > 0 ? Number(params.get("agents_poll")) : 5);
+  const STATE_NAMES = {
+    available: "Available", on_contact: "On contact", after_contact_work: "After-contact work", aux: "Aux", logged_out: "Logged out",
+  };
 
   const body = document.body;
   const board = document.getElementById("board");
@@ -36,10 +49,15 @@
   const staleDetail = document.getElementById("stale-detail");
   const asOfElement = document.getElementById("as-of");
   const connectionText = document.getElementById("connection-text");
+  const agentsBoard = document.getElementById("agents");
+  const agentTemplate = document.getElementById("agent-template");
 
   /** Rows of this channel and window by queue, each with the client time it arrived. */
   const rows = new Map();
   const tiles = new Map();
+  /** The last /v1/agents answer and the client time it arrived; a card per agent id. */
+  const agents = { answer: null, receivedAt: null };
+  const cards = new Map();
   const state = {
     serverStale: null, // stale flag of the last message; null before the first one
     lastMessageAt: null, // performance.now() of the last message of any kind
@@ -137,20 +155,21 @@
     return any;
   }
 
-  /** Columns and rows that give the largest tiles of a TV-like shape for n tiles on this board. */
-  function layout(n) {
-    const width = board.clientWidth;
-    const height = board.clientHeight;
-    const aspect = 1.45;
+  /** Columns and rows that give the largest boxes of the given width:height shape for n boxes in element. */
+  function fit(element, n, aspect) {
+    const width = element.clientWidth;
+    const height = element.clientHeight;
     let best = { cols: 1, rows: Math.max(n, 1), size: 0 };
     for (let cols = 1; cols <= Math.max(n, 1); cols += 1) {
       const gridRows = Math.ceil(Math.max(n, 1) / cols);
       const size = Math.min(width / cols, (height / gridRows) * aspect);
       if (size > best.size) best = { cols, rows: gridRows, size };
     }
-    board.style.setProperty("--cols", best.cols);
-    board.style.setProperty("--rows", best.rows);
+    element.style.setProperty("--cols", best.cols);
+    element.style.setProperty("--rows", best.rows);
   }
+
+  const layout = (n) => fit(board, n, 1.45);
 
   function render() {
     const now = performance.now();
@@ -169,6 +188,102 @@
     });
     empty.hidden = queues.length > 0;
     layout(queues.length);
+  }
+
+  // ---- agents -----------------------------------------------------------------------------
+
+  /** Seconds past the answer's time, counted on this page; the count stops while the board is stale. */
+  function sinceAnswer(now) {
+    const until = state.staleSince === null ? now : Math.max(state.staleSince, agents.receivedAt);
+    return (until - agents.receivedAt) / 1000;
+  }
+
+  /** ok / warning / critical by the state's limits (the reason's own for aux), "" when it has none. */
+  function agentLevel(agent, seconds) {
+    const limits = (agents.answer.state_thresholds || {})[agent.state];
+    if (!limits) return "";
+    const rule = (agent.reason && limits.reasons && limits.reasons[agent.reason]) || limits;
+    if (isNumber(rule.critical) && seconds > rule.critical) return "critical";
+    if (isNumber(rule.warning) && seconds > rule.warning) return "warning";
+    return "ok";
+  }
+
+  /** The agents of the selection: the endpoint filters by one queue; several are filtered here. */
+  function shownAgents() {
+    if (!agents.answer) return [];
+    const chosen = new Set(chosenQueues);
+    if (chosen.size <= 1 || chosen.has(ALL)) return agents.answer.agents;
+    return agents.answer.agents.filter((agent) => agent.queues.some((queue) => chosen.has(queue)));
+  }
+
+  function setText(element, text) {
+    if (element.textContent !== text) element.textContent = text;
+  }
+
+  function setData(element, name, value) {
+    if (element.dataset[name] !== value) element.dataset[name] = value;
+  }
+
+  function fillCard(card, agent, now) {
+    const reckoned = (Date.parse(agents.answer.generated_at) - Date.parse(agent.since)) / 1000;
+    const seconds = Math.max(0, reckoned) + sinceAnswer(now);
+    const field = (name) => card.querySelector(`[data-field="${name}"]`);
+    setText(field("name"), agent.name || agent.agent_id);
+    setText(field("state"), STATE_NAMES[agent.state] || agent.state);
+    setText(field("reason"), agent.state === "aux" && agent.reason ? agent.reason : "");
+    setText(field("time"), duration(seconds));
+    setText(field("queue"), agent.contact && agent.contact.queue ? agent.contact.queue : "");
+    setText(field("handled"), count(agent.today.handled));
+    card.title = agent.agent_id;
+    setData(card, "state", agent.state);
+    setData(card, "status", agentLevel(agent, seconds));
+  }
+
+  function renderAgents(now) {
+    const list = shownAgents();
+    const shown = agentsWanted && list.length > 0 ? "true" : "false";
+    if (body.dataset.agents !== shown) {
+      body.dataset.agents = shown;
+      layout(tiles.size); // the tiles get the room the agents board takes or gives back
+    }
+    const wanted = new Set(list.map((agent) => agent.agent_id));
+    for (const [id, card] of cards) {
+      if (!wanted.has(id)) {
+        card.remove();
+        cards.delete(id);
+      }
+    }
+    list.forEach((agent, index) => {
+      let card = cards.get(agent.agent_id);
+      if (!card) {
+        card = agentTemplate.content.firstElementChild.cloneNode(true);
+        card.dataset.agent = agent.agent_id;
+        cards.set(agent.agent_id, card);
+      }
+      fillCard(card, agent, now);
+      if (agentsBoard.children[index] !== card) agentsBoard.insertBefore(card, agentsBoard.children[index] || null);
+    });
+    fit(agentsBoard, list.length, 2.4);
+  }
+
+  async function pollAgents() {
+    try {
+      const query = new URLSearchParams();
+      if (chosenQueues.length === 1) query.set("queue", chosenQueues[0]);
+      if (channel !== ALL) query.set("channel", channel);
+      const response = await fetch(withToken("v1/agents", query), { cache: "no-cache" });
+      if (response.ok) {
+        agents.answer = await response.json();
+        agents.receivedAt = performance.now();
+        renderAgents(agents.receivedAt);
+      } else if (response.status !== 503) {
+        console.warn(`cxpulse: /v1/agents answered ${response.status}`);
+      }
+    } catch (error) {
+      console.warn("cxpulse: agents not loaded, retrying", error);
+    } finally {
+      window.setTimeout(pollAgents, agentsPollMs);
+    }
   }
 
   // ---- staleness and header ---------------------------------------------------------------
@@ -195,6 +310,7 @@
       staleDetail.textContent = `${since} · ${reason}`;
     }
     render();
+    renderAgents(now);
   }
 
   function setConnection(connection) {
@@ -267,7 +383,10 @@
   }
 
   async function start() {
-    if (await loadCatalog()) connect();
+    if (await loadCatalog()) {
+      connect();
+      if (agentsWanted) pollAgents();
+    }
   }
 
   function connect() {
@@ -295,7 +414,10 @@
   windowElement.textContent = WINDOW_NAMES[windowName] || windowName;
   windowElement.dataset.window = windowName;
 
-  window.addEventListener("resize", () => layout(tiles.size));
+  window.addEventListener("resize", () => {
+    layout(tiles.size);
+    fit(agentsBoard, cards.size, 2.4);
+  });
   window.setInterval(refreshStatus, 1000);
   refreshStatus();
   start();

@@ -37,7 +37,9 @@ PROVIDER = REPO / "deploy/grafana/provisioning/dashboards/cxpulse.yml"
 # $__rate_interval is at least 4 scrape intervals, $__range the dashboard's default time range.
 GRAFANA_DEFAULTS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600"}
 # Metrics that carry queue and channel labels: every selector of them must use the dashboard's filters.
-FILTERED = re.compile(r"^cxpulse_(contacts_|handle_|survey_|resolution_|wait_seconds|window_|waiting_|longest_)")
+FILTERED = re.compile(
+    r"^cxpulse_(contacts_|handle_|survey_|resolution_|wait_seconds|window_|waiting_|longest_|agents_|[a-z_]+_agents$)"
+)
 SELECTOR = re.compile(r"\b(cxpulse_[a-z0-9_]+)(\{[^}]*\})?")
 VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]")
 LABEL_VALUES = re.compile(r"^\s*label_values\((?:(.+),\s*)?(\w+)\)\s*$")
@@ -59,6 +61,9 @@ ROLL_UP_STATS = {
     "Average speed of answer ($window)": ("asa_s", 0.03, 0),
     "Longest wait ($window)": ("max_wait_s", 0, 0),
     "Average handle time ($window)": ("aht_s", 0.03, 0),
+    # Agent time grows every second on both sides (open segments count up to each one's clock).
+    "Occupancy ($window)": ("occupancy", 0, 0.02),
+    "Aux share ($window)": ("aux_share", 0, 0.02),
 }
 
 
@@ -257,8 +262,9 @@ async def scraped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tup
 async def publish_rare_events(stack: Stack) -> str:
     """What simulated traffic does not make for sure, or not in time: a dead letter, a duplicate, a late
     event, a contact left waiting, an abandon with its wait and a short one, a repeat contact, and a
-    survey with every answer. Random traffic may lack any of them for minutes (it did, at night, when
-    the simulator followed the UTC hour), so the test makes them itself."""
+    survey with every answer, agents in every state (the simulator sends no agent events). Random
+    traffic may lack any of them for minutes (it did, at night, when the simulator followed the UTC
+    hour), so the test makes them itself."""
     queue = f"grafana-{uuid.uuid4().hex[:6]}"
     now = time.time()
     waiting = contact_event("offered", "w1", now, queue)  # never answered: waiting now
@@ -289,7 +295,20 @@ async def publish_rare_events(stack: Stack) -> str:
         "ces": 2,
         "resolved": True,
     }
+    def agent(agent_id: str, ago_s: float, state: str, **extra: Any) -> tuple[str, bytes, bytes]:
+        event = {"event_id": f"{agent_id}-{state}", "type": "agent.state_changed", "time": at(now - ago_s),
+                 "agent_id": agent_id, "state": state, "queues": [queue], **extra}  # fmt: skip
+        return ("cx.agents", agent_id.encode(), json.dumps(event).encode())
+
+    agents = [
+        agent(f"{queue}-ag1", 900, "available"),
+        agent(f"{queue}-ag2", 900, "available"),
+        agent(f"{queue}-ag2", 600, "on_contact", contact_id="s1", queue=queue),
+        agent(f"{queue}-ag3", 900, "aux", reason="break"),
+        agent(f"{queue}-ag4", 60, "after_contact_work"),
+    ]
     records = [
+        *agents,
         ("cx.calls", b"k-broken", b'{"event_id": "broken", "type": "contact.offered"'),
         ("cx.calls", b"cust-w1", json.dumps(waiting).encode()),
         ("cx.calls", b"cust-w1", json.dumps(waiting).encode()),

@@ -195,8 +195,10 @@ async def test_twilio_callbacks_with_good_signatures_count_and_bad_ones_are_refu
     callbacks = [
         twilio_form("task.created", answered, queue, now - 60),
         twilio_form("task-queue.entered", answered, queue, now - 59.9),
-        twilio_form("reservation.rejected", answered, queue, now - 55, ResourceType="Reservation", WorkerSid="WK1"),
-        twilio_form("reservation.accepted", answered, queue, now - 48, ResourceType="Reservation", WorkerSid="WK2", TaskAge="12"),
+        twilio_form("reservation.rejected", answered, queue, now - 55, ResourceType="Reservation", ReservationSid="WR1" + answered[2:],
+                    WorkerSid="WK1"),
+        twilio_form("reservation.accepted", answered, queue, now - 48, ResourceType="Reservation", ReservationSid="WR2" + answered[2:],
+                    WorkerSid="WK2", TaskAge="12"),
         twilio_form("task.created", canceled, queue, now - 40),
         twilio_form("task.canceled", canceled, queue, now - 15, TaskAge="25", TaskCanceledReason="hangup"),
     ]  # fmt: skip
@@ -205,7 +207,8 @@ async def test_twilio_callbacks_with_good_signatures_count_and_bad_ones_are_refu
         response = await send_twilio(running, form, sign(form))
         assert response.status_code == 200, response.text
         statuses.append(response.json()["items"][0]["status"])
-    assert statuses == ["accepted", "accepted", "skipped", "accepted", "accepted", "accepted"]
+    # The rejected reservation is WK1's missed offer; the accepted one the answer and WK2 on the call.
+    assert statuses == ["accepted", "accepted", "accepted", "accepted", "accepted", "accepted"]
     forged = twilio_form("task.created", "WT" + uuid.uuid4().hex, queue, now)
     assert (await send_twilio(running, forged, sign(forged, token="not-the-token"))).status_code == 403
     assert (await send_twilio(running, forged, None)).status_code == 403

@@ -21,6 +21,15 @@ async def test_simulated_traffic_shows_up_and_ctrl_c_stops_everything() -> None:
 
         items = await eventually(numbers, 90, "simulated traffic in /v1/kpis")
         assert {item["channel"] for item in items} >= {"voice", "chat"}
+
+        async def agents() -> dict | None:
+            """The demo's agents (cx.agents) are counted: staffed now, and their time in the window."""
+            items = (await stack.get("/v1/kpis")).json()["items"]
+            overall = next(item for item in items if (item["queue"], item["channel"]) == ("*", "*"))
+            return overall if overall["agents_staffed"] > 0 and overall["occupancy"] is not None else None
+
+        overall = await eventually(agents, 90, "simulated agents in /v1/kpis")
+        assert 0 < overall["occupancy"] <= 1 and overall["staffed_s"] > 0
         metrics = (await stack.get("/metrics")).text
         assert "cxpulse_window_offered_contacts{" in metrics
         assert len(started) >= 4, f"expected broker, worker, api and simulator, saw {started}"

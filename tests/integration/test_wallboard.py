@@ -40,6 +40,9 @@ kpis:
   asa_s: {direction: above, warning: 30, critical: 60}
   csat: {direction: below, warning: 0.8, critical: 0.4}
   longest_waiting_s: {direction: above, warning: 600, critical: 1200}
+agent_states:
+  on_contact: {warning: 900, critical: 1800}
+  aux: {warning: 900, critical: 1200, reasons: {lunch: {warning: 3600, critical: 4800}}}
 """
 # Started long ago and due far ahead: the line is near its 0.70 baseline whatever the day, so a seeded
 # queue's service level of 1/3 (one of three contacts within 20 s) is behind it.
@@ -48,6 +51,8 @@ targets:
   - {kpi: service_level, target: 0.8, baseline: 0.7, start: 2020-01-01, due: 2099-12-31, benchmark: 0.8}
 """
 KPIS = ("waiting_now", "longest_waiting_s", "service_level", "asa_s", "abandon_rate", "offered", "answered", "csat")
+STRIP = ("agents_available", "agents_on_contact", "agents_acw", "agents_aux")
+STATE_NAMES = {"available": "Available", "on_contact": "On contact", "after_contact_work": "After-contact work", "aux": "Aux"}
 DASH = "–"
 SEVERITY = {"": 0, "ok": 1, "warning": 2, "critical": 3}
 
@@ -178,6 +183,26 @@ async def seed(cluster: Cluster, queue: str) -> dict[str, Any]:
     return await row_when(
         cluster, queue, lambda row: row["offered"] == 4 and row["surveys"] == 2 and row["waiting_now"] == 1
     )
+
+
+def agent_event(agent: str, epoch_s: float, state: str, **extra: Any) -> dict[str, Any]:
+    """agent.state_changed as a platform publishes it (streams/schemas/agent-event.v1.schema.json)."""
+    return {
+        "event_id": f"ag-{uuid.uuid4().hex}",
+        "type": "agent.state_changed",
+        "time": at(epoch_s),
+        "agent_id": agent,
+        "state": state,
+        **extra,
+    }
+
+
+async def agents_when(cluster: Cluster, queue: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        answer = await cluster.get("/v1/agents", {"queue": queue})
+        return answer if done(answer) else None
+
+    return await eventually(probe, 120, f"the /v1/agents answer of {queue}")
 
 
 async def kpi_row(cluster: Cluster, queue: str) -> dict[str, Any] | None:
@@ -328,6 +353,81 @@ async def test_board_turns_stale_when_the_stream_falls_silent(cluster: Cluster, 
     await expect(body).to_have_attribute("data-stale", "true", timeout=HEARTBEAT_SECONDS * 3000)
     await expect(body).to_have_attribute("data-connection", "live")
     await expect(body).to_have_attribute("data-stale", "false", timeout=HEARTBEAT_SECONDS * 3000)
+
+
+async def test_the_agents_strip_and_board_show_the_published_agents(cluster: Cluster, page: Page) -> None:
+    """Five agents of a queue of their own, published to cx.agents: the tile's strip counts them by
+    state as the API's row does, and each has a card with its state, reason, time in state counting
+    up, the queue of its contact, its contacts today and the colour its time in state earns under
+    the test's agent_states (on a contact: warning above 900 s; aux: 900 s, lunch 3600 s)."""
+    queue = f"wb-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    agents = {name: f"{queue}-{name.lower()}" for name in ("Ada", "Bo", "Cy", "Di", "Ed")}
+    await cluster.publish(
+        [
+            # Ada: available, then on a contact of the queue for 2 minutes: ok.
+            agent_event(agents["Ada"], now - 600, "available", agent_name="Ada", queues=[queue]),
+            agent_event(agents["Ada"], now - 120, "on_contact", contact_id=f"{queue}-c1", queue=queue),
+            # Bo: on a break for 25 minutes (aux without lunch's limits): critical.
+            agent_event(agents["Bo"], now - 1500, "aux", agent_name="Bo", reason="break", queues=[queue]),
+            # Cy: at lunch for 25 minutes: lunch allows an hour, ok.
+            agent_event(agents["Cy"], now - 1500, "aux", agent_name="Cy", reason="lunch", queues=[queue]),
+            # Di: wrapping up.
+            agent_event(agents["Di"], now - 30, "after_contact_work", agent_name="Di", queues=[queue]),
+            # Ed: on a contact for 14 min 20 s: ok now, warning once past 15 minutes, counted on the page.
+            agent_event(agents["Ed"], now - 860, "on_contact", agent_name="Ed", queues=[queue], contact_id=f"{queue}-c2", queue=queue),
+        ]
+    )
+    answer = await agents_when(cluster, queue, lambda a: len(a["agents"]) == 5)
+    row = await row_when(cluster, queue, lambda r: r["agents_staffed"] == 5)
+    assert {name: row[name] for name in STRIP} == {
+        "agents_available": 0, "agents_on_contact": 2, "agents_acw": 1, "agents_aux": 2,
+    }  # fmt: skip
+    await open_live(page, cluster, f"?queue={queue}&agents_poll=1")
+    await expect(page.locator("body")).to_have_attribute("data-agents", "true")
+    tile = page.locator(f'.tile[data-queue="{queue}"]')
+    for name in STRIP:
+        await expect(tile.locator(f'[data-kpi="{name}"]')).to_have_text(str(row[name]))
+    await expect(tile.locator(".strip")).to_be_visible()
+
+    cards = page.locator("#agents .agent")
+    await expect(cards).to_have_count(5)
+    assert await cards.evaluate_all("cards => cards.map(c => c.dataset.agent)") == sorted(agents.values())
+    served = {agent["agent_id"]: agent for agent in answer["agents"]}
+    for name, agent_id in agents.items():
+        card = page.locator(f'#agents .agent[data-agent="{agent_id}"]')
+        agent = served[agent_id]
+        await expect(card.locator('[data-field="name"]')).to_have_text(name)
+        await expect(card.locator('[data-field="state"]')).to_have_text(STATE_NAMES[agent["state"]])
+        await expect(card.locator('[data-field="reason"]')).to_have_text(agent["reason"] if agent["state"] == "aux" else "")
+        contact_queue = queue if agent["state"] == "on_contact" else ""
+        await expect(card.locator('[data-field="queue"]')).to_have_text(contact_queue)
+        await expect(card.locator('[data-field="handled"]')).to_have_text(str(agent["today"]["handled"]))
+        await expect(card).to_have_attribute("data-state", agent["state"])
+    await expect(page.locator(f'#agents .agent[data-agent="{agents["Bo"]}"]')).to_have_attribute("data-status", "critical")
+    await expect(page.locator(f'#agents .agent[data-agent="{agents["Cy"]}"]')).to_have_attribute("data-status", "ok")
+    await expect(page.locator(f'#agents .agent[data-agent="{agents["Ada"]}"]')).to_have_attribute("data-status", "ok")
+
+    # The time in state lies between the API's readings around it, and counts up.
+    ada = page.locator(f'#agents .agent[data-agent="{agents["Ada"]}"] [data-field="time"]')
+    before = (await agents_when(cluster, queue, lambda a: True))["agents"]
+    shown_time = await ada.text_content() or ""
+    after = (await agents_when(cluster, queue, lambda a: True))["agents"]
+    ada_before, ada_after = (next(a for a in answers if a["agent_id"] == agents["Ada"]) for answers in (before, after))
+    assert ada_before["time_in_state_s"] - 2 <= seconds_of(shown_time) <= ada_after["time_in_state_s"] + 2
+    await expect(ada).not_to_have_text(shown_time, timeout=10_000)
+
+    # Ed crosses 900 s on a contact: the page turns the card amber by itself, and the API agrees once
+    # its frame (up to a refresh behind the page's count) is past 900 s too.
+    ed = page.locator(f'#agents .agent[data-agent="{agents["Ed"]}"]')
+    await expect(ed).to_have_attribute("data-status", "warning", timeout=120_000)
+
+    def ed_of(answer: dict[str, Any]) -> dict[str, Any]:
+        return next(agent for agent in answer["agents"] if agent["agent_id"] == agents["Ed"])
+
+    ed_now = ed_of(await agents_when(cluster, queue, lambda a: ed_of(a)["time_in_state_s"] > 900))
+    assert ed_now["status"] == "warning"
+    await page.screenshot(path=ARTIFACTS / "wallboard-agents.png")
 
 
 async def test_page_files_are_an_allow_list(cluster: Cluster) -> None:

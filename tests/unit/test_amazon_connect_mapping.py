@@ -11,7 +11,8 @@ import pytest
 from adapters.amazon_connect import events_from_contract, map_event
 from adapters.mapping import Skip, Unmappable
 from adapters.simulator import QueueProfile, generate
-from streams.contract import parse_time
+from streams import topics
+from streams.contract import parse_time, validate
 from tests import reference
 
 INSTANCE = "arn:aws:connect:eu-west-2:111122223333:instance/aaaaaaaa-bbbb-cccc-dddd-111111111111"
@@ -39,6 +40,15 @@ QUEUE = {"queueType": "STANDARD", "queueArn": f"{INSTANCE}/queue/{QUEUE_ID}", "e
 AGENT_INFO = {"agentArn": f"{INSTANCE}/agent/{AGENT}", "connectedToAgentTimestamp": "2026-03-02T09:00:12.500Z"}
 
 
+def one(document: Any, names: dict[str, str]) -> dict[str, Any] | Skip:
+    """The single contract event of a contact event (or its Skip)."""
+    mapped = map_event(document, names)
+    if isinstance(mapped, Skip):
+        return mapped
+    assert len(mapped) == 1
+    return mapped[0]
+
+
 def kpis(events: list[Any]) -> dict[str, Any]:
     return reference.compute([e for e in events if isinstance(e, dict)], T0 - 60, T0 + 3600)[("billing", "voice")]
 
@@ -47,11 +57,11 @@ def test_an_answered_call_maps_step_by_step() -> None:
     acw = {**AGENT_INFO, "afterContactWorkStartTimestamp": "2026-03-02T09:05:12.500Z",
            "afterContactWorkEndTimestamp": "2026-03-02T09:05:52.500Z", "afterContactWorkDuration": 40}  # fmt: skip
     events = [
-        map_event(contact_event("INITIATED"), NAMES),
-        map_event(contact_event("QUEUED", queueInfo=QUEUE), NAMES),
-        map_event(contact_event("CONNECTED_TO_AGENT", queueInfo=QUEUE, agentInfo=AGENT_INFO), NAMES),
-        map_event(contact_event("DISCONNECTED", queueInfo=QUEUE, agentInfo=AGENT_INFO, disconnectTimestamp="2026-03-02T09:05:12.500Z"), NAMES),
-        map_event(contact_event("COMPLETED", queueInfo=QUEUE, agentInfo=acw, disconnectTimestamp="2026-03-02T09:05:12.500Z"), NAMES),
+        one(contact_event("INITIATED"), NAMES),
+        one(contact_event("QUEUED", queueInfo=QUEUE), NAMES),
+        one(contact_event("CONNECTED_TO_AGENT", queueInfo=QUEUE, agentInfo=AGENT_INFO), NAMES),
+        one(contact_event("DISCONNECTED", queueInfo=QUEUE, agentInfo=AGENT_INFO, disconnectTimestamp="2026-03-02T09:05:12.500Z"), NAMES),
+        one(contact_event("COMPLETED", queueInfo=QUEUE, agentInfo=acw, disconnectTimestamp="2026-03-02T09:05:12.500Z"), NAMES),
     ]  # fmt: skip
     base = {"contact_id": CONTACT, "customer_id": None, "queue": "billing", "channel": "voice"}
     assert events == [
@@ -72,35 +82,111 @@ def test_an_answered_call_maps_step_by_step() -> None:
 
 
 def test_a_caller_who_hangs_up_in_queue_abandons_and_one_who_never_queued_is_skipped() -> None:
-    abandoned = map_event(contact_event("DISCONNECTED", queueInfo=QUEUE, disconnectTimestamp="2026-03-02T09:01:30.000Z"), NAMES)
+    abandoned = one(contact_event("DISCONNECTED", queueInfo=QUEUE, disconnectTimestamp="2026-03-02T09:01:30.000Z"), NAMES)
     assert abandoned == {
         "event_id": f"connect-{CONTACT}-abandoned", "type": "contact.abandoned", "time": "2026-03-02T09:01:30.000Z",
         "contact_id": CONTACT, "customer_id": None, "queue": "billing", "channel": "voice", "wait_s": 90.0,
     }  # fmt: skip
-    row = kpis([map_event(contact_event("QUEUED", queueInfo=QUEUE), NAMES), abandoned])
+    row = kpis([one(contact_event("QUEUED", queueInfo=QUEUE), NAMES), abandoned])
     assert (row["offered"], row["abandoned"], row["abandon_rate"], row["avg_abandon_wait_s"]) == (1, 1, 1.0, 90.0)
     ivr_only = contact_event("DISCONNECTED", disconnectTimestamp="2026-03-02T09:01:30.000Z")
-    assert map_event(ivr_only, NAMES) == Skip("DISCONNECTED.not_queued")
+    assert one(ivr_only, NAMES) == Skip("DISCONNECTED.not_queued")
 
 
 def test_a_contact_completed_without_after_contact_work_ends_its_handling_at_the_disconnect() -> None:
-    event = map_event(contact_event("COMPLETED", queueInfo=QUEUE, agentInfo=AGENT_INFO, disconnectTimestamp="2026-03-02T09:03:00.000Z"), {})
+    event = one(contact_event("COMPLETED", queueInfo=QUEUE, agentInfo=AGENT_INFO, disconnectTimestamp="2026-03-02T09:03:00.000Z"), {})
     assert isinstance(event, dict)
     assert (event["type"], event["time"], event["acw_s"], event["queue"]) == (
         "contact.wrapup_ended", "2026-03-02T09:03:00.000Z", 0.0, QUEUE_ID,
     )
 
 
-def test_agent_event_stream_records_are_skipped_by_type() -> None:
-    state_change = {
-        "AWSAccountId": "111122223333", "AgentARN": f"{INSTANCE}/agent/{AGENT}", "EventType": "STATE_CHANGE",
-        "EventId": "477f2c4f-cd1a-4785-b1a8-c450f4dbf5ef", "EventTimestamp": "2026-03-02T09:02:00.000Z",
-        "InstanceARN": INSTANCE, "Version": "2019-05-25",
-        "CurrentAgentSnapshot": {"AgentStatus": {"Name": "Break", "StartTimestamp": "2026-03-02T09:02:00.000Z", "Type": "NOT_ROUTABLE"}, "Contacts": []},
-        "PreviousAgentSnapshot": {"AgentStatus": {"Name": "Available", "Type": "ROUTABLE"}, "Contacts": []},
+QUEUE2_ID = "99999999-aaaa-bbbb-cccc-999999999999"
+AGENT_ARN = f"{INSTANCE}/agent/{AGENT}"
+
+
+def snapshot(status: str, contacts: list[dict[str, Any]] | None = None, queues: tuple[str, ...] = (QUEUE_ID, QUEUE2_ID)) -> dict[str, Any]:
+    """An AgentSnapshot as the agent event stream data model has it (AWS sample: a voice-only profile)."""
+    return {
+        "AgentStatus": {"ARN": f"{INSTANCE}/agent-state/{status}", "Name": status, "StartTimestamp": "2026-03-02T08:59:00.000Z"},
+        "Configuration": {
+            "AgentHierarchyGroups": None, "FirstName": "Ada", "LastName": "Agent", "Username": "ada",
+            "RoutingProfile": {
+                "ARN": f"{INSTANCE}/routing-profile/rp-1", "Name": "Basic Routing Profile",
+                "Concurrency": [{"AvailableSlots": 1, "Channel": "VOICE", "MaximumSlots": 1}],
+                "DefaultOutboundQueue": {"ARN": f"{INSTANCE}/queue/{QUEUE_ID}", "Name": "BasicQueue", "Channels": ["VOICE"]},
+                "InboundQueues": [{"ARN": f"{INSTANCE}/queue/{q}", "Name": q[:8], "Channels": ["VOICE"]} for q in queues],
+            },
+        },
+        "Contacts": contacts or [],
     }  # fmt: skip
-    heartbeat = {**state_change, "EventType": "HEART_BEAT"}
-    assert [map_event(state_change, NAMES), map_event(heartbeat, NAMES)] == [Skip("agent.STATE_CHANGE"), Skip("agent.HEART_BEAT")]
+
+
+def on_call(state: str, contact: str = CONTACT, since: str = "2026-03-02T09:00:12.500Z") -> dict[str, Any]:
+    return {"Channel": "VOICE", "ConnectedToAgentTimestamp": since, "ContactId": contact, "InitialContactId": None,
+            "InitiationMethod": "INBOUND", "Queue": {"ARN": f"{INSTANCE}/queue/{QUEUE_ID}", "Name": "billing"},
+            "QueueTimestamp": "2026-03-02T09:00:00.000Z", "State": state, "StateStartTimestamp": since}  # fmt: skip
+
+
+def record(kind: str, number: int, at: str, current: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    document = {"AWSAccountId": "111122223333", "AgentARN": AGENT_ARN, "EventId": f"ev-{number}", "EventTimestamp": at,
+                "EventType": kind, "InstanceARN": INSTANCE, "Version": "2019-05-25", "CurrentAgentSnapshot": current}  # fmt: skip
+    if previous is not None:
+        document["PreviousAgentSnapshot"] = previous
+    return document
+
+
+def test_an_agents_day_from_the_agent_event_stream() -> None:
+    """Logs in available in two queues; a call rings (no change), connects, ends (after-contact work),
+    is cleared (available); a break; the routing profile loses a queue; a missed call; a heartbeat; logout."""
+    available, ringing = snapshot("Available"), snapshot("Available", [on_call("CONNECTING", since="2026-03-02T09:00:05.000Z")])
+    talking, acw = snapshot("Available", [on_call("CONNECTED")]), snapshot("Available", [on_call("ENDED", since="2026-03-02T09:05:12.500Z")])
+    one_queue = snapshot("Available", queues=(QUEUE_ID,))
+    missed = snapshot("Available", [on_call("MISSED", "c-2", "2026-03-02T09:21:00.000Z")], queues=(QUEUE_ID,))
+    records = [
+        record("LOGIN", 1, "2026-03-02T08:59:00.000Z", available),
+        record("STATE_CHANGE", 2, "2026-03-02T09:00:05.000Z", ringing, available),
+        record("STATE_CHANGE", 3, "2026-03-02T09:00:12.500Z", talking, ringing),
+        record("STATE_CHANGE", 4, "2026-03-02T09:05:12.500Z", acw, talking),
+        record("STATE_CHANGE", 5, "2026-03-02T09:05:52.500Z", available, acw),
+        record("STATE_CHANGE", 6, "2026-03-02T09:10:00.000Z", snapshot("Break"), available),
+        record("STATE_CHANGE", 7, "2026-03-02T09:20:00.000Z", one_queue, snapshot("Break")),
+        record("STATE_CHANGE", 8, "2026-03-02T09:21:00.000Z", missed, one_queue),
+        record("HEART_BEAT", 9, "2026-03-02T09:23:00.000Z", missed),
+        record("LOGOUT", 10, "2026-03-02T17:00:00.000Z", snapshot("Offline", queues=(QUEUE_ID,)), one_queue),
+    ]
+    mapped = [map_event(r, NAMES) for r in records]
+    assert mapped[1] == Skip("agent.STATE_CHANGE.unchanged") and mapped[8] == Skip("agent.HEART_BEAT")
+    events = [e for result in mapped if not isinstance(result, Skip) for e in result]
+    for event in events:
+        validate(event, topics.AGENTS if event["type"].startswith("agent.") else topics.CALLS)
+    brief = [(e["event_id"], e["time"][11:23], e.get("state") or e.get("queues") or e["type"], e.get("reason") or e.get("contact_id"))
+             for e in events]  # fmt: skip
+    assert brief == [
+        ("connect-agent-ev-1-queues", "08:59:00.000", ["billing", QUEUE2_ID], None),
+        ("connect-agent-ev-1-state", "08:59:00.000", "available", None),
+        ("connect-agent-ev-3-state", "09:00:12.500", "on_contact", CONTACT),
+        ("connect-agent-ev-4-state", "09:05:12.500", "after_contact_work", None),
+        ("connect-agent-ev-5-state", "09:05:52.500", "available", None),
+        ("connect-agent-ev-6-state", "09:10:00.000", "aux", "Break"),
+        ("connect-agent-ev-7-queues", "09:20:00.000", ["billing"], None),
+        ("connect-agent-ev-7-state", "09:20:00.000", "available", None),
+        ("connect-c-2-missed-" + AGENT, "09:21:00.000", "contact.missed", "c-2"),
+        ("connect-agent-ev-10-state", "17:00:00.000", "logged_out", None),
+    ]
+    first_state = events[1]
+    assert (first_state["agent_id"], first_state["agent_name"], first_state["channel"], first_state["capacity"]) == (AGENT, "ada", "voice", 1)
+    assert (events[2]["queue"], events[8]["queue"], events[8]["agent_id"]) == ("billing", "billing", AGENT)
+
+
+def test_status_names_map_as_configured() -> None:
+    """Unlisted statuses are aux named after themselves; a center may call one routable."""
+    coaching = record("STATE_CHANGE", 1, "2026-03-02T09:00:00.000Z", snapshot("Coaching"), snapshot("Available"))
+    assert [e["state"] for e in map_event(coaching, NAMES) if isinstance(e, dict)] == ["aux"]
+    mapped = map_event(coaching, NAMES, {"Available": "available", "Coaching": "available"})
+    assert mapped == Skip("agent.STATE_CHANGE.unchanged")
+    with pytest.raises(Unmappable, match="AgentARN is missing"):
+        map_event({**coaching, "AgentARN": ""}, NAMES)
 
 
 @pytest.mark.parametrize(
@@ -120,8 +206,9 @@ def test_payloads_without_what_the_contract_needs_are_unmappable(document: Any, 
 
 def test_simulated_traffic_survives_a_round_trip_through_contact_events() -> None:
     queues = (QueueProfile("sales", "voice", 120, 3, 180, 60), QueueProfile("web", "chat", 90, 2, 240, 90))
-    original = [e for e in generate(T0, 3600, seed=5, queues=queues) if e["type"] != "survey.submitted"]
-    back = [map_event(document, {}) for document in events_from_contract(original)]
+    steps = ("contact.offered", "contact.answered", "contact.abandoned", "contact.ended", "contact.wrapup_ended")
+    original = [e for e in generate(T0, 3600, seed=5, queues=queues) if e["type"] in steps]
+    back = [one(document, {}) for document in events_from_contract(original)]
     assert len(back) == len(original) > 100
     for before, after in zip(original, back):
         assert isinstance(after, dict)

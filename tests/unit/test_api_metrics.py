@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+from datetime import datetime, timezone
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics import KpiCollector
 from api.view import KpiView
+from kpis.agents import AgentBoard
 from kpis.book import KpiBook
 from kpis.buckets import BucketStats
+from kpis.catalog import KPIS_BY_NAME
+from kpis.event import AgentEvent
 from kpis.state import INTERVAL, BucketKey
 from service.settings import Settings
+from streams.contract import decode_record
+from streams.topics import AGENTS
 
 T0 = 1_800_000_000
 
@@ -134,6 +142,64 @@ def test_survey_answers_are_counted_by_survey_and_score() -> None:
     assert resolved == {"true": 2, "false": 1}
 
 
+def agent_event(agent: str, epoch_s: float, state: str, **extra: Any) -> AgentEvent:
+    """An agent.state_changed event as published, decoded the way the worker decodes it."""
+    document = {
+        "event_id": f"{agent}-{epoch_s}", "type": "agent.state_changed", "agent_id": agent, "state": state,
+        "time": datetime.fromtimestamp(epoch_s, tz=timezone.utc).isoformat(), **extra,
+    }  # fmt: skip
+    [event] = decode_record(json.dumps(document).encode(), AGENTS).items
+    assert isinstance(event, AgentEvent), event
+    return event
+
+
+def put_agents(reader: FakeReader) -> None:
+    """Five agents as a worker's live records; what each pair should count is in the test."""
+    board = AgentBoard(Settings().rules)
+    for event in (
+        agent_event("x1", T0 - 600, "aux", reason="break", queues=["sales", "support"]),
+        agent_event("x2", T0 - 1000, "available", queues=["sales"]),
+        agent_event("x2", T0 - 100, "on_contact", contact_id="c-1", queue="sales"),
+        agent_event("x3", T0 - 50, "aux", queues=["sales"], channel="chat"),
+        agent_event("x4", T0 - 200, "available", queues=["support"]),
+        agent_event("x5", T0 - 400, "available", queues=["sales"]),
+        agent_event("x5", T0 - 300, "logged_out"),
+        agent_event("x6", T0 - 20, "after_contact_work", queues=["support"]),
+    ):
+        board.apply(event)
+    reader.book.put_agents(0, board.live())
+    reader.view.refresh()
+
+
+def test_agents_are_exported_by_state_and_by_aux_reason_per_queue_served() -> None:
+    reader = FakeReader()
+    reader.become_ready()
+    put_agents(reader)
+    samples = scrape(reader)
+
+    def in_state(queue: str, channel: str) -> dict[str, float]:
+        return {
+            dict(labels)["state"]: value
+            for (name, labels), value in samples.items()
+            if name == "cxpulse_agents_in_state" and dict(labels)["queue"] == queue and dict(labels)["channel"] == channel
+        }
+
+    # x1 serves sales and support: counted in both; x5 logged out: in no state.
+    assert in_state("sales", "voice") == {"available": 0, "on_contact": 1, "after_contact_work": 0, "aux": 1}
+    assert in_state("support", "voice") == {"available": 1, "on_contact": 0, "after_contact_work": 1, "aux": 1}
+    assert in_state("sales", "chat") == {"available": 0, "on_contact": 0, "after_contact_work": 0, "aux": 1}
+    reasons = {
+        (dict(labels)["queue"], dict(labels)["channel"], dict(labels)["reason"]): value
+        for (name, labels), value in samples.items()
+        if name == "cxpulse_agents_aux_by_reason"
+    }
+    assert reasons == {("sales", "voice", "break"): 1, ("support", "voice", "break"): 1, ("sales", "chat", "unspecified"): 1}
+    assert not any("*" in dict(labels).values() for name, labels in samples if name.startswith("cxpulse_agents")), "no roll-ups"
+    staffed, available = (KPIS_BY_NAME[name].metric for name in ("agents_staffed", "agents_available"))
+    assert samples[(staffed, VOICE)] == 2, "the catalog's live gauges beside them: x1 and x2"
+    assert samples[(available, (("channel", "voice"), ("queue", "support")))] == 1
+
+
 def test_promtool_finds_nothing_to_complain_about() -> None:
     reader = FakeReader()
     reader.become_ready()
@@ -141,10 +207,12 @@ def test_promtool_finds_nothing_to_complain_about() -> None:
     stats.add_wait(12)
     reader.book.put(0, interval("sales", T0), stats)
     reader.book.put(0, BucketKey(60, "sales", "voice", T0 - 60), stats)
-    reader.view.refresh()
+    put_agents(reader)
     registry = CollectorRegistry()
     registry.register(KpiCollector(reader, reader.view, clock=lambda: T0 + 30))  # type: ignore[arg-type]
     exposition = generate_latest(registry)
     assert b'cxpulse_window_offered_contacts{channel="voice",queue="sales",window="15m"} 2.0' in exposition
+    assert b'cxpulse_agents_in_state{channel="voice",queue="sales",state="on_contact"} 1.0' in exposition
+    assert b'cxpulse_agents_aux_by_reason{channel="voice",queue="sales",reason="break"} 1.0' in exposition
     result = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
     assert result.returncode == 0 and not result.stdout and not result.stderr, result.stdout + result.stderr

@@ -57,6 +57,8 @@ A, B, C, D, E, F, G = (
 # (type, seconds after T, call, caller, agent, extra) as the mapping is documented to give them.
 MORNING_EVENTS: list[tuple[str, int, str, str | None, str | None, dict[str, Any]]] = [
     ("contact.offered", 10, A, "5551001", None, {}),
+    ("contact.ringing", 10, A, "5551001", "PJSIP/202", {}),  # RINGNOANSWER at 25 after 15000 ms of ringing
+    ("contact.missed", 25, A, "5551001", "PJSIP/202", {}),
     ("contact.answered", 28, A, "5551001", "PJSIP/201", {"wait_s": 18}),
     ("contact.offered", 100, B, "5551002", None, {}),
     ("contact.abandoned", 145, B, "5551002", None, {"wait_s": 45}),
@@ -72,7 +74,29 @@ MORNING_EVENTS: list[tuple[str, int, str, str | None, str | None, dict[str, Any]
     ("contact.answered", 416, G, "5551007", "PJSIP/201", {"wait_s": 6}),
     ("contact.abandoned", 500, C, None, None, {"wait_s": 300}),
     ("contact.ended", 511, G, "5551007", "PJSIP/201", {"talk_s": 95}),
+    ("contact.transferred", 511, G, "5551007", "PJSIP/201", {}),
     ("contact.ended", 524, F, "5551006", "PJSIP/202", {"talk_s": 120}),
+    ("contact.transferred", 524, F, "5551006", "PJSIP/202", {}),
+]
+CONTACT_ONLY = [row for row in MORNING_EVENTS if row[0] not in ("contact.ringing", "contact.missed", "contact.transferred")]
+
+# The two members' timelines, by hand: 201 joins (ADDMEMBER) and is available (its UNPAUSE changes
+# nothing), talks to A and G, goes to lunch at 600 and is back at 900; 202 appears with the ring it
+# missed (which makes it a member of support, available), then talks to F. No wrap-up is configured,
+# so each call's end makes its agent available again.
+MORNING_AGENTS: list[tuple[int, str, dict[str, Any]]] = [
+    (1, "PJSIP/201", {"type": "agent.queues_changed", "queues": ["support"]}),
+    (1, "PJSIP/201", {"type": "agent.state_changed", "state": "available"}),
+    (25, "PJSIP/202", {"type": "agent.queues_changed", "queues": ["support"]}),
+    (25, "PJSIP/202", {"type": "agent.state_changed", "state": "available"}),
+    (28, "PJSIP/201", {"type": "agent.state_changed", "state": "on_contact", "contact_id": A, "queue": "support"}),
+    (148, "PJSIP/201", {"type": "agent.state_changed", "state": "available"}),
+    (404, "PJSIP/202", {"type": "agent.state_changed", "state": "on_contact", "contact_id": F, "queue": "support"}),
+    (416, "PJSIP/201", {"type": "agent.state_changed", "state": "on_contact", "contact_id": G, "queue": "support"}),
+    (511, "PJSIP/201", {"type": "agent.state_changed", "state": "available"}),
+    (524, "PJSIP/202", {"type": "agent.state_changed", "state": "available"}),
+    (600, "PJSIP/201", {"type": "agent.state_changed", "state": "aux", "reason": "lunch"}),
+    (900, "PJSIP/201", {"type": "agent.state_changed", "state": "available"}),
 ]
 
 
@@ -98,20 +122,41 @@ def expected(rows: list[tuple[str, int, str, str | None, str | None, dict[str, A
     return found
 
 
+def agent_events(rows: list[tuple[int, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [{"time": at(offset), "agent_id": agent, "channel": "voice", **fields} for offset, agent, fields in rows]
+
+
+def contacts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"].startswith("contact.")]
+
+
+CALL_STEPS = ("contact.offered", "contact.answered", "contact.abandoned", "contact.ended")
+
+
+def calls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps of the calls themselves (what the queue KPIs are made of, and tests/reference.py reads)."""
+    return [e for e in events if e["type"] in CALL_STEPS]
+
+
+def agents_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in without_ids(events) if e["type"].startswith("agent.")]
+
+
 def test_every_way_a_queued_call_ends_maps_to_the_documented_events() -> None:
     read = reader()
     batch = read.read(lines(MORNING))
     assert batch.bad == []
-    assert without_ids(batch.events) == expected(MORNING_EVENTS)
+    assert without_ids(contacts(batch.events)) == expected(MORNING_EVENTS)
+    assert agents_of(batch.events) == agent_events(MORNING_AGENTS)
     for event in batch.events:
-        validate(event, topics.CALLS)
-    assert read.mapper.skipped == {"QUEUESTART": 1, "ADDMEMBER": 1, "UNPAUSE": 2, "RINGNOANSWER": 1, "PAUSE": 1}
+        validate(event, topics.AGENTS if event["type"].startswith("agent.") else topics.CALLS)
+    assert read.mapper.skipped == {"QUEUESTART": 1}
     assert read.lines == 23
     assert read.mapper.open_calls == {}, "every call of the morning ended, so no caller id is still held"
 
 
 def test_kpis_of_the_morning_worked_out_by_hand() -> None:
-    events = reader().read(lines(MORNING)).events
+    events = calls(reader().read(lines(MORNING)).events)
     row = reference.compute(events, T, T + 3600)[("support", "voice")]
     # Offered: A..G. Answered: A (18 s), F (4 s), G (6 s). Abandoned: B (45 s) and, by default, the exits
     # D (key, 20 s), E (empty, 12 s), C (timeout, 300 s); none under the 5 s short-abandon threshold.
@@ -130,7 +175,7 @@ def test_kpis_of_the_morning_worked_out_by_hand() -> None:
 def test_exits_configured_as_uncounted_leave_the_abandon_rate() -> None:
     exits = {"EXITWITHKEY": ExitPolicy.UNCOUNTED, "EXITWITHTIMEOUT": ExitPolicy.UNCOUNTED}
     read = reader(exits=exits)
-    events = read.read(lines(MORNING)).events
+    events = calls(read.read(lines(MORNING)).events)
     assert [e["contact_id"] for e in events if e["type"] == "contact.abandoned"] == [B, E]
     row = reference.compute(events, T, T + 3600)[("support", "voice")]
     # Offered stays 7 (C and D were offered); abandoned B (45 s) and E (12 s) only.
@@ -197,11 +242,15 @@ def test_the_csv_export_in_a_configured_zone(header: bool) -> None:
     read = reader(timezone="Europe/Berlin")
     batch = read.read(lines(text))
     assert batch.bad == []
-    assert without_ids(batch.events) == CSV_EXPECTED
+    assert without_ids(calls(batch.events)) == CSV_EXPECTED
     assert read.parser.layout == "csv"
-    assert read.mapper.skipped == {"RINGNOANSWER": 1}
+    assert read.mapper.skipped == {}
+    # Derived times keep the line's offset: the ring began 15 s before the RINGNOANSWER line.
+    assert [(e["type"], e["time"]) for e in batch.events if e["type"] in ("contact.ringing", "contact.missed")] == [
+        ("contact.ringing", "2026-01-01T11:00:10+01:00"), ("contact.missed", "2026-01-01T11:00:25+01:00"),
+    ]  # fmt: skip
     for event in batch.events:
-        validate(event, topics.CALLS)
+        validate(event, topics.AGENTS if event["type"].startswith("agent.") else topics.CALLS)
 
 
 def test_a_csv_header_may_order_the_columns_and_add_its_own() -> None:
@@ -224,7 +273,7 @@ def test_parameters_beyond_data5_are_read_from_data5() -> None:
 2026-01-01 10:00:02,c2,sales,SIP/301,CONNECT,2,c2-peer,1,,
 2026-01-01 10:01:02,c2,sales,SIP/301,ATTENDEDTRANSFER,LINK,SIP/301-01,SIP/400-02,2,60|1
 """
-    events = reader().read(lines(text)).events
+    events = calls(reader().read(lines(text)).events)
     assert (events[-1]["type"], events[-1]["talk_s"]) == ("contact.ended", 60)
 
 
@@ -273,7 +322,7 @@ def test_bad_lines_are_reported_with_their_numbers_and_the_rest_goes_on() -> Non
     ]  # fmt: skip
     assert batch.bad[0].raw == f"{T + 1}|c1|support|NONE|ENTER".encode()
     assert "unknown event 'ENTER'" in batch.bad[0].reason
-    assert [(e["type"], e.get("wait_s"), e["customer_id"]) for e in batch.events] == [
+    assert [(e["type"], e.get("wait_s"), e["customer_id"]) for e in contacts(batch.events)] == [
         ("contact.offered", None, "555"), ("contact.answered", 6, "555"),
     ]  # fmt: skip
     assert read.bad == {"event": 2, "fields": 1, "nul": 1, "time": 1, "data": 2}
@@ -309,7 +358,7 @@ def test_the_caller_map_is_bounded_and_forgets_the_oldest_call() -> None:
         f"{T + 9}|c1|q|A/1|CONNECT|9|p|1\n{T + 9}|c3|q|A/2|CONNECT|9|p|1\n"
     )
     read = reader(max_open_calls=2)
-    events = read.read(lines(text)).events
+    events = contacts(read.read(lines(text)).events)
     # c1's caller was forgotten when c3 entered: its answer has no customer (keyed by the call id).
     assert [(e["contact_id"], e["customer_id"]) for e in events[3:]] == [("c1", None), ("c3", "333")]
     assert read.mapper.forgotten == 1

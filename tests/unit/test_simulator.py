@@ -9,13 +9,17 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 import pytest
 
+from adapters.publisher import topic_of
 from adapters.simulator import DEFAULT_QUEUES, DIURNAL_LOAD, QueueProfile, generate, queue_profiles
 from bench import api as api_bench
+from kpis.event import AgentEvent
+from kpis.event import Event as ContactEvent
 from service.cli import SIMULATE_DEFAULTS
 from streams import topics
-from streams.contract import parse_time, validate
+from streams.contract import AGENT_TYPES, decode_record, parse_time, record_key, validate
 
 START = datetime(2024, 3, 5, 8, 0, tzinfo=timezone.utc).timestamp()
 HOURS = 6
@@ -138,7 +142,7 @@ def test_durations_match_the_gaps_between_steps(contacts: dict[str, list[Event]]
 def test_an_agent_handles_one_contact_at_a_time(stream: list[Event]) -> None:
     busy: dict[str, str] = {}
     for event in stream:
-        agent = event.get("agent_id")
+        agent = str(event.get("agent_id"))
         if event["type"] == "contact.answered":
             assert agent not in busy, agent
             busy[agent] = event["contact_id"]
@@ -146,15 +150,23 @@ def test_an_agent_handles_one_contact_at_a_time(stream: list[Event]) -> None:
             assert busy.pop(agent) == event["contact_id"]
 
 
-def test_agent_ids_name_their_queue_and_channel(stream: list[Event]) -> None:
-    for event in _of_type(stream, "contact.answered"):
-        assert re.fullmatch(rf"{event['queue']}-{event['channel']}-a\d{{2,}}", event["agent_id"])
+def test_agent_ids_name_their_home_queue_and_channel(stream: list[Event]) -> None:
+    """Contacts go to agents of their own channel, most to their own queue's, some to agents whose
+    second queue it is."""
+    answered = _of_type(stream, "contact.answered")
+    home: Counter[bool] = Counter()
+    for event in answered:
+        match = re.fullmatch(rf"(\w+)-{event['channel']}-a\d{{2,}}", event["agent_id"])
+        assert match, event["agent_id"]
+        home[match.group(1) == event["queue"]] += 1
+    assert 0.6 <= home[True] / len(answered) < 1.0
 
 
-def test_same_seed_replays_and_another_seed_differs() -> None:
-    first = list(generate(START, 3600, seed=11))
-    assert first == list(generate(START, 3600, seed=11))
-    assert first != list(generate(START, 3600, seed=12))
+@pytest.mark.parametrize("agents", [False, True])
+def test_same_seed_replays_and_another_seed_differs(agents: bool) -> None:
+    first = list(generate(START, 3600, seed=11, agents=agents))
+    assert first == list(generate(START, 3600, seed=11, agents=agents))
+    assert first != list(generate(START, 3600, seed=12, agents=agents))
 
 
 def test_a_later_run_with_the_same_seed_gets_new_ids() -> None:
@@ -313,7 +325,299 @@ def test_few_queues_means_the_default_set() -> None:
 
 
 def test_a_queue_without_agents_loses_every_caller() -> None:
+    """Not even agents of another queue of its channel serve it as their second queue."""
     unstaffed = QueueProfile("after-hours", "voice", calls_per_hour=100, agents=0, mean_talk_s=60, mean_patience_s=30)
-    kinds = Counter(event["type"] for event in generate(START, 3600, seed=4, queues=[unstaffed]))
+    staffed = QueueProfile("day", "voice", calls_per_hour=10, agents=10, mean_talk_s=60, mean_patience_s=30)
+    events = [e for e in generate(START, 3600, seed=4, queues=[unstaffed, staffed]) if e["queue"] == "after-hours"]
+    kinds = Counter(event["type"] for event in events)
     assert kinds["contact.answered"] == 0
     assert kinds["contact.abandoned"] >= kinds["contact.offered"] - 5 > 0
+
+
+# The agent layer: agents in shifts, aux, missed offers, and the events saying so.
+
+AGENT_LAYER_CONTACT_TYPES = ("contact.ringing", "contact.missed")
+# Login goes to available; an aux follows another when the second fell due during the first.
+ALLOWED = {
+    ("logged_out", "available"),
+    ("available", "on_contact"), ("available", "aux"), ("available", "logged_out"),
+    ("on_contact", "after_contact_work"),
+    ("after_contact_work", "available"), ("after_contact_work", "aux"), ("after_contact_work", "logged_out"),
+    ("aux", "available"), ("aux", "aux"), ("aux", "logged_out"),
+}  # fmt: skip
+STAFFED = ("available", "on_contact", "after_contact_work", "aux")
+SMALL_QUEUES = DEFAULT_QUEUES[4:]  # sales and retention: a whole day of their agents stays quick
+DAY_HOURS = 26
+
+
+@pytest.fixture(scope="module")
+def layered() -> list[Event]:
+    return list(generate(START, HOURS * 3600, seed=7, agents=True))
+
+
+@pytest.fixture(scope="module")
+def small_day() -> list[Event]:
+    return list(generate(START, DAY_HOURS * 3600, seed=8, queues=SMALL_QUEUES, agents=True))
+
+
+def _agent_events(events: list[Event]) -> dict[str, list[Event]]:
+    """Each agent's state events in the order the contract defines: event time, then event id."""
+    by_agent: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        if event["type"] == "agent.state_changed":
+            by_agent[event["agent_id"]].append(event)
+    for timeline in by_agent.values():
+        timeline.sort(key=lambda event: (parse_time(event["time"]), event["event_id"]))
+    return by_agent
+
+
+def _seconds_by_state(events: list[Event], low: float, high: float, end: float) -> dict[str, float]:
+    """Seconds each state holds in [low, high), over all agents: a segment runs from one state event of
+    an agent to its next (the last one to ``end``, where the stream stops)."""
+    seconds: dict[str, float] = defaultdict(float)
+    for timeline in _agent_events(events).values():
+        times = [parse_time(event["time"]) for event in timeline] + [end]
+        for event, begin, until in zip(timeline, times, times[1:]):
+            seconds[event["state"]] += max(0.0, min(until, high) - max(begin, low))
+    return seconds
+
+
+def _states_at(events: list[Event], moments: list[float]) -> list[Counter[str]]:
+    """How many agents are in each state (aux split by reason as ``aux:reason``) at each moment."""
+    counts: list[Counter[str]] = [Counter() for _ in moments]
+    for timeline in _agent_events(events).values():
+        times = [parse_time(event["time"]) for event in timeline]
+        for index, moment in enumerate(moments):
+            latest = [event for event, at in zip(timeline, times) if at <= moment]
+            if latest:
+                state = latest[-1]["state"]
+                counts[index][state] += 1
+                if state == "aux":
+                    counts[index][f"aux:{latest[-1]['reason']}"] += 1
+    return counts
+
+
+def test_the_agent_layer_leaves_the_contact_events_as_they_are(stream: list[Event], layered: list[Event]) -> None:
+    """The agent model always runs; the flag only says whether its events are emitted."""
+    kinds = Counter(event["type"] for event in layered)
+    assert kinds["agent.state_changed"] > 10_000 and kinds["contact.missed"] > 50
+    own = [e for e in layered if e["type"] not in AGENT_LAYER_CONTACT_TYPES and e["type"] not in AGENT_TYPES]
+    assert own == stream
+
+
+def test_agent_layer_events_satisfy_the_contract_and_go_to_their_topics(layered: list[Event]) -> None:
+    base = {"event_id", "type", "time", "agent_id", "state"}
+    fields = {
+        "available": [base, base | {"agent_name", "queues", "channel"}],
+        "on_contact": [base | {"contact_id", "queue"}],
+        "after_contact_work": [base],
+        "aux": [base | {"reason"}],
+        "logged_out": [base],
+    }
+    checked: Counter[str] = Counter()
+    for event in layered:
+        if event["type"] in AGENT_TYPES:
+            assert topic_of(event) == topics.AGENTS
+            assert record_key(event) == event["agent_id"].encode()
+            (decoded,) = decode_record(orjson.dumps(event), topics.AGENTS).items
+            assert isinstance(decoded, AgentEvent) and decoded.state == event["state"]
+            assert set(event) in fields[event["state"]]
+        elif event["type"] in AGENT_LAYER_CONTACT_TYPES:
+            topic = topics.topic_for_channel(event["channel"])
+            assert topic_of(event) == topic
+            (decoded,) = decode_record(orjson.dumps(event), topic).items
+            assert isinstance(decoded, ContactEvent) and decoded.agent_id == event["agent_id"]
+        else:
+            continue
+        checked[event["type"]] += 1
+    assert set(checked) == {"agent.state_changed", *AGENT_LAYER_CONTACT_TYPES}
+
+
+def test_agent_layer_ids_are_unique_and_sort_in_the_order_of_events(layered: list[Event]) -> None:
+    """Two state events of an agent can share a millisecond: the contract orders them by event id."""
+    ids = [e["event_id"] for e in layered if e["type"] in AGENT_TYPES or e["type"] in AGENT_LAYER_CONTACT_TYPES]
+    assert len(set(ids)) == len(ids) == len({e["event_id"] for e in layered} & set(ids))
+    assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize("fixture", ["layered", "small_day"])
+def test_each_agents_states_follow_the_allowed_transitions(fixture: str, request: pytest.FixtureRequest) -> None:
+    events: list[Event] = request.getfixturevalue(fixture)
+    in_stream_order: dict[str, list[str]] = defaultdict(list)
+    for event in events:
+        if event["type"] == "agent.state_changed":
+            in_stream_order[event["agent_id"]].append(event["event_id"])
+    for agent_id, timeline in _agent_events(events).items():
+        assert [event["event_id"] for event in timeline] == in_stream_order[agent_id]
+        first = timeline[0]
+        assert first["state"] == "available" and {"agent_name", "queues", "channel"} <= first.keys(), agent_id
+        states = ["logged_out"] + [event["state"] for event in timeline]
+        wrong = [pair for pair in zip(states, states[1:]) if pair not in ALLOWED]
+        assert not wrong, (agent_id, wrong)
+        for event in timeline[1:]:
+            assert ("queues" in event) == (event["state"] == "available" and "agent_name" in event)
+
+
+def test_agents_take_contacts_only_when_available_and_say_so_at_once(layered: list[Event]) -> None:
+    """contact.answered finds its agent available and the agent on_contact with it at the same time;
+    contact.ended puts the agent in after-contact work, and only its wrap-up ends that."""
+    state: dict[str, str] = {}
+    serves: dict[str, tuple[str, set[str]]] = {}
+    expected: dict[str, tuple[str, str, dict[str, Any]]] = {}  # agent -> (time, state, fields) its next event must have
+    answers = 0
+    for event in layered:
+        kind = event["type"]
+        if kind == "agent.state_changed":
+            agent = event["agent_id"]
+            if "queues" in event:
+                serves[agent] = (event["channel"], set(event["queues"]))
+            if agent in expected:
+                moment, wanted, extra = expected.pop(agent)
+                assert (event["time"], event["state"]) == (moment, wanted), event
+                assert {name: event.get(name) for name in extra} == extra, event
+            else:
+                assert event["state"] not in ("on_contact", "after_contact_work"), event
+            state[agent] = event["state"]
+        elif kind == "contact.answered":
+            agent = event["agent_id"]
+            assert state[agent] == "available", event
+            channel, queues = serves[agent]
+            assert event["channel"] == channel and event["queue"] in queues, event
+            expected[agent] = (event["time"], "on_contact", {"contact_id": event["contact_id"], "queue": event["queue"]})
+            answers += 1
+        elif kind == "contact.ended":
+            assert state[event["agent_id"]] == "on_contact", event
+            expected[event["agent_id"]] = (event["time"], "after_contact_work", {})
+        elif kind == "contact.wrapup_ended":
+            assert state[event["agent_id"]] == "after_contact_work", event
+            assert event["agent_id"] not in expected
+    assert answers > 5_000
+
+
+def test_an_offer_now_and_then_rings_unanswered_and_goes_to_another_agent(layered: list[Event]) -> None:
+    by_contact: dict[str, list[Event]] = defaultdict(list)
+    state: dict[str, str] = {}
+    for event in layered:
+        if event["type"] == "agent.state_changed":
+            state[event["agent_id"]] = event["state"]
+        elif event["type"] != "survey.submitted":
+            if event["type"] == "contact.ringing":
+                assert state[event["agent_id"]] == "available", event
+            by_contact[event["contact_id"]].append(event)
+    missed = 0
+    for contact_id, events in by_contact.items():
+        kinds = [event["type"] for event in events]
+        rang = [event for event in events if event["type"] == "contact.ringing"]
+        misses = [event for event in events if event["type"] == "contact.missed"]
+        assert [e["agent_id"] for e in rang[: len(misses)]] == [e["agent_id"] for e in misses], contact_id
+        if len(rang) > len(misses):  # the stream stopped while it rang
+            assert len(rang) == len(misses) + 1 and parse_time(rang[-1]["time"]) >= START + HOURS * 3600 - 20
+        for ring, miss in zip(rang, misses):
+            assert parse_time(miss["time"]) - parse_time(ring["time"]) == pytest.approx(20.0, abs=0.002)
+            assert kinds.index("contact.offered") < events.index(ring) < events.index(miss)
+        answered = [event["agent_id"] for event in events if event["type"] == "contact.answered"]
+        assert not set(answered) & {event["agent_id"] for event in misses}, contact_id
+        if misses:  # nothing ends a contact while it rings
+            assert not {"contact.answered", "contact.abandoned"} & set(kinds[: kinds.index("contact.missed")])
+        missed += len(misses)
+    assert 0.005 <= missed / len(_of_type(layered, "contact.offered")) <= 0.05
+
+
+def test_some_agents_serve_a_second_queue_of_their_channel(layered: list[Event]) -> None:
+    profiles = {(queue.name, queue.channel) for queue in DEFAULT_QUEUES}
+    logins = [e for e in layered if e["type"] == "agent.state_changed" and "queues" in e]
+    for login in logins:
+        home = re.fullmatch(rf"(\w+)-{login['channel']}-a\d{{2,}}", login["agent_id"])
+        assert home and login["queues"][0] == home.group(1), login
+        assert len(set(login["queues"])) == len(login["queues"]) <= 2
+        assert all((queue, login["channel"]) in profiles for queue in login["queues"]), login
+    assert 0.1 <= sum(len(login["queues"]) == 2 for login in logins) / len(logins) <= 0.3
+
+
+def test_at_any_time_a_few_agents_are_in_aux_for_a_reason(layered: list[Event]) -> None:
+    aux = [e for e in layered if e["type"] == "agent.state_changed" and e["state"] == "aux"]
+    assert {event["reason"] for event in aux} == {"break", "lunch", "meeting", "training"}
+    moments = [START + 2 * 3600 + minute * 60 for minute in range((HOURS - 2) * 60)]
+    for moment, counts in zip(moments, _states_at(layered, moments)):
+        staffed = sum(counts[state] for state in STAFFED)
+        assert 3 <= counts["aux"] <= 0.35 * staffed, (moment, counts)
+
+
+def test_occupancy_and_aux_share_over_an_hour_are_plausible(layered: list[Event]) -> None:
+    low = START + 2 * 3600
+    seconds = _seconds_by_state(layered, low, low + 3600, START + HOURS * 3600)
+    staffed = sum(seconds[state] for state in STAFFED)
+    occupancy = (seconds["on_contact"] + seconds["after_contact_work"]) / (staffed - seconds["aux"])
+    assert 0.5 <= occupancy <= 0.95
+    assert 0.05 <= seconds["aux"] / staffed <= 0.3
+    seats = sum(queue.agents for queue in DEFAULT_QUEUES)
+    assert seats <= staffed / 3600 <= seats * 1.1
+
+
+def _spells(events: list[Event]) -> dict[str, list[tuple[float, float | None]]]:
+    """Each agent's logged-in spells: (login, logout or None when the stream ends first)."""
+    spells: dict[str, list[tuple[float, float | None]]] = {}
+    for agent_id, timeline in _agent_events(events).items():
+        own: list[tuple[float, float | None]] = []
+        for event in timeline:
+            if "queues" in event:
+                own.append((parse_time(event["time"]), None))
+            elif event["state"] == "logged_out":
+                own[-1] = (own[-1][0], parse_time(event["time"]))
+        spells[agent_id] = own
+    return spells
+
+
+def test_agents_work_8_hour_shifts_at_the_same_time_every_day(small_day: list[Event]) -> None:
+    """A shift lasts 8 hours, longer only by the contact the agent is finishing; a person comes back 24 hours
+    after the start of their last shift; everyone on duty logs in when the stream starts."""
+    end = START + DAY_HOURS * 3600
+    people = sum(3 * queue.agents for queue in SMALL_QUEUES)
+    spells = _spells(small_day)
+    assert len(spells) == people
+    for agent_id, own in spells.items():
+        for (login, logout), later in zip(own, own[1:]):
+            if login > START:
+                assert later[0] - login == pytest.approx(24 * 3600, abs=0.002), agent_id
+            else:  # on duty at the start, their shift had begun before it
+                assert 16 * 3600 <= later[0] - login <= 24 * 3600, agent_id
+        for login, logout in own:
+            if logout is None:
+                assert login + 8 * 3600 > end - 90 * 60, agent_id
+            elif login > START:
+                assert 8 * 3600 - 0.002 <= logout - login <= 8 * 3600 + 90 * 60, agent_id
+            else:
+                assert logout - login <= 8 * 3600 + 90 * 60, agent_id
+    at_start = sum(login == START for own in spells.values() for login, _ in own)
+    assert at_start == sum(queue.agents for queue in SMALL_QUEUES)
+
+
+def test_shift_changes_are_staggered_and_every_seat_stays_staffed(small_day: list[Event]) -> None:
+    logins = Counter(
+        (event["agent_id"].rsplit("-", 1)[0], int((parse_time(event["time"]) - START) // 60))
+        for event in small_day
+        if event["type"] == "agent.state_changed" and "queues" in event and parse_time(event["time"]) > START
+    )
+    assert logins and max(logins.values()) <= 2
+    moments = [START + minute * 60 for minute in range(DAY_HOURS * 60)]
+    for queue in SMALL_QUEUES:
+        own = [e for e in small_day if e["type"] == "agent.state_changed" and e["agent_id"].startswith(f"{queue.name}-")]
+        for moment, counts in zip(moments, _states_at(own, moments)):
+            staffed = sum(counts[state] for state in STAFFED)
+            assert queue.agents <= staffed <= queue.agents + 3, (queue.name, moment, counts)
+
+
+def test_a_whole_shift_holds_two_breaks_a_lunch_and_sometimes_a_meeting_or_training(small_day: list[Event]) -> None:
+    whole = 0
+    for agent_id, timeline in _agent_events(small_day).items():
+        for login, logout in _spells(small_day)[agent_id]:
+            if login == START or logout is None:
+                continue
+            whole += 1
+            shift = [e for e in timeline if login <= parse_time(e["time"]) <= logout]
+            reasons = Counter(event["reason"] for event in shift if event["state"] == "aux")
+            assert reasons["break"] == 2 and reasons["lunch"] == 1, (agent_id, reasons)
+            assert reasons["meeting"] + reasons["training"] <= 1, (agent_id, reasons)
+            aux_s = _seconds_by_state(shift, login, logout, logout)["aux"]
+            assert 60 * 60 - 0.01 <= aux_s <= 120 * 60 + 0.01, (agent_id, aux_s)
+    assert whole > 50

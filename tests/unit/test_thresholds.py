@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from api.view import add_statuses
-from kpis.thresholds import Thresholds, ThresholdsFile
+from kpis.thresholds import Level, Thresholds, ThresholdsFile
 from kpis.windows import Window
 from service import alert_rules
 from service.settings import ConfigError, load_thresholds
@@ -98,6 +98,19 @@ def test_roll_up_rows_carry_the_worst_status_of_their_pairs() -> None:
         ({"kpis": {"abandon_rate": {"direction": "above", "warning": 0.1, "min_volume": -1}}}, "min_volume"),
         ({"pipeline": {"opening_hours_utc": [20, 8]}}, "opening_hours_utc"),
         ({"kpi": {}}, "kpi: Extra inputs are not permitted"),
+        ({"agent_states": {"break": {"warning": 60}}}, "unknown agent state break; time in state is judged for available, "),
+        ({"agent_states": {"logged_out": {"warning": 60}}}, "unknown agent state logged_out"),
+        ({"agent_states": {"aux": {}}}, "agent_states.aux: set warning, critical or both"),
+        ({"agent_states": {"aux": {"warning": 600, "critical": 300}}}, r"agent_states.aux: critical \(300 s\) must be at or above warning \(600 s\)"),
+        ({"agent_states": {"aux": {"warning": 0}}}, "agent_states.aux.warning: Input should be greater than 0"),
+        ({"agent_states": {"aux": {"warning": "15m"}}}, "agent_states.aux.warning: Input should be a valid number"),
+        (
+            {"agent_states": {"aux": {"warning": 900, "critical": 1200, "reasons": {"lunch": {"warning": 3600}}}}},
+            r"agent_states.aux.reasons.lunch: critical \(1200 s\) must be at or above warning \(3600 s\)",
+        ),
+        ({"agent_states": {"aux": {"warning": 900, "reasons": {"lunch": {"limit": 1}}}}}, "agent_states.aux.reasons.lunch.limit: Extra inputs"),
+        ({"staffing": {"unattended_for": "a minute"}}, "staffing.unattended_for: .*not a duration"),
+        ({"staffing": {"staffed_within": "1d"}}, "staffing.staffed_within: .*not a duration"),
     ],
 )
 def test_a_bad_thresholds_file_is_refused_with_the_key_named(tmp_path: Path, document: dict[str, Any], message: str) -> None:
@@ -105,6 +118,61 @@ def test_a_bad_thresholds_file_is_refused_with_the_key_named(tmp_path: Path, doc
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(ConfigError, match=f"thresholds file {path}: .*{message}"):
         load_thresholds(path)
+
+
+def test_time_in_state_is_judged_per_state_and_aux_reason() -> None:
+    judged = thresholds(
+        {
+            "agent_states": {
+                "on_contact": {"warning": 900, "critical": 1200},
+                "after_contact_work": {"critical": 300},
+                "aux": {"warning": 900, "critical": 1200, "reasons": {"lunch": {"warning": 2700, "critical": 3600}, "meeting": {"critical": 5400}}},
+            }
+        }
+    ).agent_states
+    assert judged.status("on_contact", None, 900) is Level.OK, "900 s is not above 900 s"
+    assert judged.status("on_contact", None, 900.5) is Level.WARNING
+    assert judged.status("on_contact", None, 1201) is Level.CRITICAL
+    assert judged.status("after_contact_work", None, 299) is Level.OK, "no warning limit: ok up to critical"
+    assert judged.status("after_contact_work", None, 301) is Level.CRITICAL
+    assert judged.status("aux", "break", 1000) is Level.WARNING, "a reason without limits of its own takes the state's"
+    assert judged.status("aux", None, 1000) is Level.WARNING
+    assert judged.status("aux", "lunch", 1000) is Level.OK
+    assert judged.status("aux", "lunch", 3000) is Level.WARNING
+    assert judged.status("aux", "meeting", 1000) is Level.WARNING, "the meeting entry inherits warning 900"
+    assert judged.status("aux", "meeting", 5000) is Level.WARNING
+    assert judged.status("aux", "meeting", 5401) is Level.CRITICAL
+    assert judged.status("available", None, 86400) is None, "a state without limits is not judged"
+    assert judged.status("logged_out", None, 86400) is None
+    assert judged.as_dict() == {
+        "on_contact": {"warning": 900, "critical": 1200, "reasons": {}},
+        "after_contact_work": {"warning": None, "critical": 300, "reasons": {}},
+        "aux": {
+            "warning": 900, "critical": 1200,
+            "reasons": {"lunch": {"warning": 2700, "critical": 3600}, "meeting": {"warning": 900, "critical": 5400}},
+        },
+    }  # fmt: skip
+
+
+def test_without_agent_states_no_agent_is_judged() -> None:
+    judged = thresholds({"kpis": {}})
+    assert judged.agent_states.status("on_contact", None, 10**6) is None
+    assert judged.agent_states.as_dict() == {}
+    assert (judged.staffing.unattended_for, judged.staffing.staffed_within) == ("1m", "24h")
+
+
+def test_the_staffing_rule_judges_each_queue_and_channel_with_the_file_s_durations() -> None:
+    document = {"staffing": {"unattended_for": "2m", "staffed_within": "8h", "team": "wfm", "runbook": "https://rb/staffing"}}
+    (rule,) = alert_rules.agent_rules(thresholds(document))["groups"][0]["rules"]
+    assert rule["alert"] == "CxpulseContactsWaitingNoAgent"
+    assert rule["for"] == "2m"
+    assert rule["labels"] == {"severity": "critical", "team": "wfm"}
+    assert rule["annotations"]["runbook_url"] == "https://rb/staffing"
+    assert rule["expr"] == (
+        "cxpulse_waiting_contacts > 0\n"
+        "  unless on (queue, channel) cxpulse_available_agents > 0\n"
+        "  and on (queue, channel) max_over_time(cxpulse_staffed_agents[8h]) > 0"
+    )
 
 
 def test_the_committed_rules_are_what_the_thresholds_file_renders() -> None:
