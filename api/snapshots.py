@@ -191,15 +191,17 @@ class SnapshotReader:
                 self.book.put_customer_anchor(int(key[1]), Anchor(float(anchor["line"]), int(anchor["active"])))
         elif raw_value is not None:
             partition, size, start = (int(part) for part in key[-3:])
+            # Recomputed folds' slot records are whole: a bucket the latest record lacks is gone.
+            whole = key[0] in ("agent-slot", "ticket-slot", "customer-slot")
             if key[0] == "customer-slot":
-                for bucket, stats in self._slots.read(CUSTOMER_SHARE - partition, size, start, raw_value):
+                for bucket, stats in self._slots.read(CUSTOMER_SHARE - partition, size, start, raw_value, whole):
                     self.book.put_customers(partition, bucket, stats)
                 return
             if key[0] == "agent-slot":
                 partition = AGENT_SHARE - partition
             elif key[0] == "ticket-slot":
                 partition = TICKET_SHARE - partition
-            for bucket, stats in self._slots.read(partition, size, start, raw_value):
+            for bucket, stats in self._slots.read(partition, size, start, raw_value, whole):
                 self.book.put(partition, bucket, stats)
 
     def prune(self, now: float) -> None:

@@ -168,8 +168,8 @@ class KpiBook:
         """A partition's open tickets per (queue, channel) (kpis/tickets.py), replacing the previous ones."""
         self._backlog[partition] = backlog
 
-    def put_customers(self, partition: int, key: BucketKey, stats: BucketStats) -> None:
-        """A partition's company-wide customer bucket (kpis/accounts.py); the key's pair is ignored."""
+    def put_customers(self, partition: int, key: BucketKey, stats: BucketStats | None) -> None:
+        """A partition's company-wide customer bucket (kpis/accounts.py; None: gone); the key's pair is ignored."""
         self._customers.put(partition, key.size, key.start, stats)
 
     def put_customer_anchor(self, partition: int, anchor: Anchor) -> None:

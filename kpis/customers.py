@@ -22,8 +22,12 @@ class CustomerLedger:
         self._slots: dict[int, dict[int, dict[int, BucketStats]]] = {}
         self._anchors: dict[int, Anchor] = {}
 
-    def put(self, partition: int, size: int, start: int, stats: BucketStats) -> None:
-        self._slots.setdefault(partition, {MINUTE: {}, INTERVAL: {}})[size][start] = stats
+    def put(self, partition: int, size: int, start: int, stats: BucketStats | None) -> None:
+        slots = self._slots.setdefault(partition, {MINUTE: {}, INTERVAL: {}})[size]
+        if stats is None:
+            slots.pop(start, None)
+        else:
+            slots[start] = stats
 
     def put_anchor(self, partition: int, anchor: Anchor) -> None:
         self._anchors[partition] = anchor

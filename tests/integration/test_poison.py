@@ -178,11 +178,10 @@ async def test_two_hundred_thousand_events_of_one_customer_in_one_record_count_o
     memory.check()
 
 
-async def test_an_event_of_1970_is_counted_once_or_dead_lettered_and_the_stream_goes_on(stack: Stack) -> None:
-    """An event at the epoch (a producer's unset time) is older than the closed horizon of a partition
-    that has closed anything, and dead-lettered as late there; on a partition that has not closed
-    anything yet (closing waits 30 s after a takeover), it counts into 1970-01-01. Either way it is
-    not lost and not counted twice, and the event after it counts."""
+async def test_an_event_of_1970_is_dead_lettered_as_past_and_the_stream_goes_on(stack: Stack) -> None:
+    """An event at the epoch (a producer's unset time) is before ``kpi.earliest_event_time``
+    (1980-01-01 by default): dead-lettered with kind ``past``, never counted, not even into a
+    1970-01-01 row of a partition that has closed nothing yet, and the event after it counts."""
     run = uuid.uuid4().hex[:8]
     queue = f"epoch-{run}"
     key = f"{run}-epoch"
@@ -199,30 +198,10 @@ async def test_an_event_of_1970_is_counted_once_or_dead_lettered_and_the_stream_
         return await offered(stack, queue) or None
 
     assert await eventually(after_counted, 120, "the event after the 1970 one counted") == 1
+    letter = (await read_dead_letters(stack.bootstrap, {key}, 60))[key]
+    assert letter[deadletter.KIND] == "past" and "1970-01-01" in letter[deadletter.REASON], letter
     day = {"queue": queue, "channel": "voice", "from": "1970-01-01T00:00:00Z", "to": "1970-01-02T00:00:00Z", "interval": "1d"}
-
-    async def in_1970() -> int:
-        rows = (await stack.get_json("/v1/history", day))["items"]
-        return sum(row["offered"] for row in rows if row["date"] == "1970-01-01")
-
-    async def dead_lettered(timeout_s: float) -> dict[str, str] | None:
-        try:
-            return (await read_dead_letters(stack.bootstrap, {key}, timeout_s))[key]
-        except AssertionError:
-            return None
-
-    async def fate() -> tuple[int, dict[str, str] | None] | None:
-        counted = await in_1970()
-        if counted:
-            return counted, None
-        letter = await dead_lettered(2)
-        return (0, letter) if letter else None
-
-    counted, letter = await eventually(fate, 120, "the 1970 event counted in 1970-01-01 or dead-lettered")
-    if letter is None:
-        assert counted == 1 and await dead_lettered(5) is None, "counted and dead-lettered"
-    else:
-        assert letter[deadletter.KIND] == "late" and "closed horizon" in letter[deadletter.REASON], letter
-    assert await in_1970() == counted and await offered(stack, queue) == 1
-    print(f"\nthe 1970 event was {'dead-lettered as late' if letter else 'counted into 1970-01-01'}")
+    rows = (await stack.get_json("/v1/history", day))["items"]
+    assert sum(row["offered"] for row in rows if row["date"] == "1970-01-01") == 0
+    assert await offered(stack, queue) == 1
     memory.check()
