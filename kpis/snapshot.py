@@ -8,10 +8,14 @@ second element (first, on the snapshot topics) is the source partition:
 
 - table: ``["s", p, size, start]`` (a slot's open buckets with their offset marks), ``["o", p, n]``
   (segment n of the customers' offered contacts, appended to and sealed at a size), ``["m", p]``
-  (where to resume) and ``["a", p, agent]`` (an agent's retained events, kpis/agents.py);
-- snapshots: ``[p, size, start]`` (a slot's counters), ``["agent-slot", p, size, start]`` (a slot's
-  agent time), ``["waiting", p]``, ``["agents", p]`` and ``["progress", p]`` (live values and
-  processed offsets), ``["alive", worker]``.
+  (where to resume), ``["a", p, agent]`` (an agent's retained events, kpis/agents.py), ``["t", p,
+  ticket]`` and ``["c", p, customer]`` (a ticket's or a customer's retained events, kpis/tickets.py
+  and kpis/accounts.py);
+- snapshots: ``[p, size, start]`` (a slot's counters), ``["agent-slot", p, size, start]``,
+  ``["ticket-slot", p, size, start]`` and ``["customer-slot", p, size, start]`` (a slot's agent time,
+  ticket counters and company-wide customer counters), ``["waiting", p]``, ``["agents", p]``,
+  ``["tickets", p]`` (the backlog), ``["customers", p]`` (the active-customer anchor) and
+  ``["progress", p]`` (live values and processed offsets), ``["alive", worker]``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from kpis.buckets import BucketStats
 from kpis.state import Bucket, BucketKey, Offer, Slot
 
 STATE_TABLE: Final = "state"
+# How far back whole slot records (agent time) can still change: the agents' horizon, with room.
+WHOLE_KEPT_S: Final = 2 * 86400
 
 
 def state_changelog(app_id: str) -> str:
@@ -59,20 +65,24 @@ def meta_table_key(partition: int) -> bytes:
     return _dump(["m", partition])
 
 
-def agent_table_key(partition: int, agent_id: str) -> bytes:
-    return _dump(["a", partition, agent_id])
+def entity_table_key(kind: str, partition: int, entity_id: str) -> bytes:
+    """A recomputed fold's entity (kpis/entities.py): ``"a"`` an agent, ``"t"`` a ticket, ``"c"`` a customer."""
+    return _dump([kind, partition, entity_id])
 
 
-def snapshot_agent_slot_key(partition: int, slot: Slot) -> bytes:
-    return _dump(["agent-slot", partition, slot[0], slot[1]])
+def snapshot_share_slot_key(kind: str, partition: int, slot: Slot) -> bytes:
+    """A slot of a recomputed fold's buckets: ``"agent-slot"``, ``"ticket-slot"`` or ``"customer-slot"``."""
+    return _dump([kind, partition, slot[0], slot[1]])
 
 
-def snapshot_agents_key(partition: int) -> bytes:
-    return _dump(["agents", partition])
+def snapshot_live_key(kind: str, partition: int) -> bytes:
+    """A partition's live record of a recomputed fold: ``"agents"``, ``"tickets"`` (the backlog) or
+    ``"customers"`` (the anchor)."""
+    return _dump([kind, partition])
 
 
-def agent_slot_entries(buckets: dict[tuple[str, str], BucketStats], version: int) -> bytes:
-    """A slot record of agent time in the format of the contacts' (``SlotReader`` reads both)."""
+def share_slot_entries(buckets: dict[tuple[str, str], BucketStats], version: int) -> bytes:
+    """A slot record of a recomputed fold in the format of the contacts' (``SlotReader`` reads both)."""
     return _dump([[queue, channel, version, stats.to_json()] for (queue, channel), stats in sorted(buckets.items())])
 
 
@@ -132,11 +142,26 @@ class SlotReader:
         self._grace_s = grace_s
         self._seen: dict[tuple[int, int, int], dict[tuple[str, str], int]] = {}
         self._newest: dict[int, int] = {}
+        self._whole: dict[tuple[int, int, int], set[tuple[str, str]]] = {}
 
-    def read(self, partition: int, size: int, start: int, raw: bytes) -> list[tuple[BucketKey, BucketStats]]:
+    def read(
+        self, partition: int, size: int, start: int, raw: bytes, whole: bool = False
+    ) -> list[tuple[BucketKey, BucketStats | None]]:
+        """The buckets that changed; with ``whole`` (agent slots, recomputed by whichever worker owns
+        the partition now) a bucket the record no longer holds is gone (None): a worker that took the
+        partition over never had the shares its predecessor booked elsewhere, so it cannot write them
+        back as zero."""
         seen = self._seen.setdefault((partition, size, start), {})
-        changed = []
-        for queue, channel, version, stats in orjson.loads(raw):
+        changed: list[tuple[BucketKey, BucketStats | None]] = []
+        entries = orjson.loads(raw)
+        if whole:
+            present = {(str(queue), str(channel)) for queue, channel, _, _ in entries}
+            held = self._whole.get((partition, size, start), set())
+            for queue, channel in held - present:
+                seen.pop((queue, channel), None)
+                changed.append((BucketKey(size, queue, channel, start), None))
+            self._whole[partition, size, start] = present
+        for queue, channel, version, stats in entries:
             if seen.get((queue, channel)) != version:
                 seen[queue, channel] = version
                 changed.append((BucketKey(size, str(queue), str(channel), start), BucketStats.from_json(stats)))
@@ -145,6 +170,8 @@ class SlotReader:
             floor = start - self._grace_s - 2 * size
             for slot in [s for s in self._seen if s[1] == size and s[2] < floor]:
                 del self._seen[slot]
+            for slot in [s for s in self._whole if s[1] == size and s[2] < start - WHOLE_KEPT_S]:
+                del self._whole[slot]
         return changed
 
     def newest(self, size: int) -> int:

@@ -31,6 +31,8 @@ SECTION_TITLES: Final[dict[Section, str]] = {
     "handling": "Handling",
     "quality": "Quality",
     "agents": "Agents",
+    "tickets": "Tickets",
+    "customers": "Customers",
 }
 GRID_WIDTH: Final = 24
 STAT_SIZE: Final = (4, 4)
@@ -672,8 +674,7 @@ def text(key: str, title: str, content: str, size: tuple[int, int]) -> Panel:
 
 def indicator(kpi: Kpi) -> str | None:
     """The catalog's leading or lagging; None for a KPI on neither side of the scorecard."""
-    side: str | None = getattr(kpi, "indicator", None)
-    return side
+    return kpi.indicator
 
 
 SIDES: Final = (

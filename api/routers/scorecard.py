@@ -21,14 +21,13 @@ from api.readiness import NOT_READY_RESPONSE, ready_view
 from api.snapshots import SnapshotReader
 from api.view import Frame, KpiView
 from kpis.book import ALL, KpiBook
-from kpis.catalog import KPIS, Display, Kpi, Unit
+from kpis.catalog import KPIS, Display, Indicator, Kpi, Unit
 from kpis.targets import Targets, judge
 from kpis.windows import HistoryInterval, Window, iso
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
 
-Side = Literal["leading", "lagging"]
 
 
 class ScorecardTarget(BaseModel):
@@ -91,10 +90,9 @@ EXAMPLE: dict[str, Any] = {
 }  # fmt: skip
 
 
-def side(kpi: Kpi) -> Side | None:
+def side(kpi: Kpi) -> Indicator | None:
     """The catalog's ``indicator``; None for a KPI on neither side."""
-    indicator: Side | None = getattr(kpi, "indicator", None)
-    return indicator
+    return kpi.indicator
 
 
 def _invalid(parameter: str, message: str) -> HTTPException:
@@ -129,7 +127,7 @@ def build(frame: Frame, book: KpiBook, targets: Targets | None, queue: str, day:
     """The scorecard of one queue and day; the caller has checked both."""
     row = _day_row(frame, book, queue, day, today)
     chosen = {target.kpi: target for target in targets.for_row(queue, ALL)} if targets is not None else {}
-    items: dict[Side, list[ScorecardItem]] = {"leading": [], "lagging": []}
+    items: dict[Indicator, list[ScorecardItem]] = {"leading": [], "lagging": []}
     for kpi in KPIS:
         where = side(kpi)
         if where is not None:

@@ -179,3 +179,18 @@ async def test_not_ready_is_503(tmp_path: Path) -> None:
     assert got.status_code == 503
     assert got.headers["Retry-After"] == "1"
 
+
+
+async def test_the_catalog_puts_the_issues_examples_on_their_sides(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unpatched: the issue's leading (sentiment, waits, abandon rate, backlog) and lagging (CSAT, NPS,
+    churn, CLV, cost per contact) indicators, as the catalog marks them."""
+    monkeypatch.undo()
+    card = (await client.get("/v1/scorecard")).json()
+    leading, lagging = by_kpi(card["leading"]), by_kpi(card["lagging"])
+    assert {"asa_s", "abandon_rate", "tickets_backlog"} <= leading.keys()
+    assert {"csat", "nps", "churn_rate", "clv", "cost_per_contact"} <= lagging.keys()
+    assert not {"offered", "handled", "customers_joined"} & (leading.keys() | lagging.keys())
+    # company-wide KPIs have no value without account events; the counts of this book still show
+    assert lagging["churn_rate"]["value"] is None and leading["abandon_rate"]["value"] == 0.2
