@@ -443,3 +443,41 @@ async def test_page_files_are_an_allow_list(cluster: Cluster) -> None:
             assert asset.text == (Path(__file__).resolve().parents[2] / "api" / "wallboard" / name).read_text()
         for name in ("index.html", "..%2Frouters%2Fwallboard.py", "%2E%2E%2F__init__.py", "missing.js"):
             assert (await client.get(f"/wallboard/{name}")).status_code == 404, name
+
+
+def ticket(kind: str, ticket_id: str, epoch_s: float, customer: str, **given: Any) -> dict[str, Any]:
+    """A ticket step as a helpdesk publishes it (streams/schemas/ticket-event.v1.schema.json)."""
+    return {
+        "event_id": f"tk-{uuid.uuid4().hex}", "type": f"ticket.{kind}", "time": at(epoch_s), "ticket_id": ticket_id,
+        "customer_id": customer, **given,
+    }  # fmt: skip
+
+
+async def test_tiles_show_the_ticket_backlog_once_a_shown_row_has_tickets(cluster: Cluster, page: Page) -> None:
+    """Three tickets of a queue, one resolved: its tile shows a backlog of 2; a queue without tickets
+    shows its own 0 beside it, and alone it shows no backlog line at all."""
+    queue, plain = f"wb-{uuid.uuid4().hex[:8]}", f"wb-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    await cluster.publish(
+        [
+            ticket("created", f"{queue}-t1", now - 600, f"cust-{queue}-1", queue=queue, channel="email", category="billing"),
+            ticket("created", f"{queue}-t2", now - 500, f"cust-{queue}-2", queue=queue, channel="web_form", complaint=True),
+            ticket("created", f"{queue}-t3", now - 400, f"cust-{queue}-3", queue=queue, channel="email"),
+            ticket("resolved", f"{queue}-t3", now - 100, f"cust-{queue}-3"),
+            contact_event("offered", f"{queue}-c1", now - 60, queue),
+            contact_event("offered", f"{plain}-c1", now - 60, plain),
+        ]
+    )
+    await row_when(cluster, queue, lambda r: r["tickets_backlog"] == 2 and r["offered"] == 1)
+    await row_when(cluster, plain, lambda r: r["offered"] == 1)
+    await open_live(page, cluster, f"?queue={queue},{plain}")
+    await expect(page.locator("body")).to_have_attribute("data-cx", "true")
+    tile, other = (page.locator(f'.tile[data-queue="{name}"]') for name in (queue, plain))
+    await expect(tile.locator('[data-kpi="tickets_backlog"]')).to_have_text("2")
+    await expect(other.locator('[data-kpi="tickets_backlog"]')).to_have_text("0")
+    await expect(tile.locator('[data-for="sentiment_mean"]')).to_be_hidden()
+    await page.screenshot(path=ARTIFACTS / "wallboard-tickets.png")
+
+    await open_live(page, cluster, f"?queue={plain}")
+    await expect(page.locator("body")).to_have_attribute("data-cx", "false")
+    await expect(page.locator(f'.tile[data-queue="{plain}"] [data-for="tickets_backlog"]')).to_be_hidden()
