@@ -4,7 +4,7 @@ It rides on the contact simulation (adapters/simulator.py) rather than beside it
 scorecard is about links between them: churn rises after a customer's abandoned contact or negative
 chat, and a chat's text turns sour after a long wait. It draws from its own ``random.Random``, so the
 contacts' timing, queues and waits are the same with or without it; only the contacts' customer ids
-change: a fifth of the callers are account holders, the others guests without an account.
+change: a tenth of the callers are account holders, the others guests without an account.
 
 Events dated before the simulation's start (the customer base's joins, the open tickets of the last
 two days) come out first, as ``opening``; everything else goes through the simulation's heap.
@@ -25,12 +25,13 @@ DAY_S: Final = 86_400.0
 YEAR_S: Final = 365.0 * DAY_S
 CURRENCY: Final = "EUR"
 
-# The base: two accounts per contact a day at the peak rate, joined over the three years before. A
-# fifth of the callers are account holders (the rest, guests, have no account): with everyone an
-# account holder, a base small enough to publish at the start would call back every few days, and
-# repeat contacts would be the norm.
-_BASE_PER_PEAK_HOURLY_CONTACT: Final = 48
-HOLDER_SHARE: Final = 0.2
+# The base: 20,000 accounts joined over the three years before the start, whatever the traffic (a
+# base that grew with it took the worker minutes to fold at a demo's start). A tenth of the callers
+# are account holders (the rest, guests, have no account): with everyone an account holder, a base
+# small enough to publish at the start would call back every few days, and repeat contacts would be
+# the norm.
+BASE_CUSTOMERS: Final = 20_000
+HOLDER_SHARE: Final = 0.1
 _BASE_JOINED_OVER_S: Final = 3 * YEAR_S
 _YEARLY_CHURN: Final = 0.20
 _YEARLY_JOIN_SHARE: Final = 0.22
@@ -143,8 +144,7 @@ class CxLayer:
     """Tickets, accounts, chat messages and survey comments for one simulation run.
 
     ``schedule`` puts an action on the simulation's heap; an action returns the events it emits.
-    ``peak_contacts_per_hour`` (all queues at the peak, after ``rate_scale``) sizes the customer base
-    and the ticket rate; ``load`` thins ticket arrivals by hour like the contacts'.
+    ``peak_contacts_per_hour`` (all queues at the peak, after ``rate_scale``) sizes the ticket rate; ``load`` thins ticket arrivals by hour like the contacts'.
     """
 
     def __init__(
@@ -169,7 +169,7 @@ class CxLayer:
         self._tickets = 0
         self._customers = _Customers()
         self._ticket_rate = peak_contacts_per_hour * _TICKETS_PER_CONTACT / 3600.0
-        base = max(10, round(peak_contacts_per_hour * _BASE_PER_PEAK_HOURLY_CONTACT))
+        base = BASE_CUSTOMERS
         self.opening: list[dict[str, Any]] = []
         self._open_base(base)
         self._open_backlog()

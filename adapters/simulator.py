@@ -189,7 +189,7 @@ def generate(
     ``cx`` adds the CX layer (adapters/cx_traffic.py): tickets (cx.tickets), customer accounts (cx.accounts),
     ``chat.message`` events of chat contacts and comments on some surveys. The customer base's joins and
     the last two days' open tickets are dated before ``start`` and come first; after them, times never go
-    back. With it, a fifth of the contacts' customers are account holders (``cust-NNNNNN``), the others
+    back. With it, a tenth of the contacts' customers are account holders (``cust-NNNNNN``), the others
     guests without an account (``guest-NNNNNN``): the contact events are otherwise the same. Its ids look
     like ``{seed}-{start_ms}-x{n:012d}`` (tickets ``-t{n}``).
     """

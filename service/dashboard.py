@@ -39,8 +39,6 @@ STAT_SIZE: Final = (4, 4)
 GRAPH_SIZE: Final = (8, 8)
 FILTER: Final = 'queue=~"$queue",channel=~"$channel"'
 BY_PAIR: Final = "{{queue}} / {{channel}}"
-# Company-wide KPIs: their gauges have no queue or channel of their own, so no filter applies.
-UNFILTERED_SECTIONS: Final = frozenset({"customers"})
 
 GREEN, ORANGE, RED, NEUTRAL = "green", "orange", "red", "text"
 Step = tuple[str, "float | None"]
@@ -167,12 +165,9 @@ def graph(
 
 
 def selector(kpi: Kpi) -> str:
-    """The KPI's gauge under the dashboard's filters; live gauges have no window label, company-wide
-    ones (customers) no queue or channel filter."""
-    labels = [] if kpi.section in UNFILTERED_SECTIONS else [FILTER]
-    if kpi.kind == "window":
-        labels.append('window="$window"')
-    return f"{kpi.metric}{{{','.join(labels)}}}"
+    """The KPI's gauge under the dashboard's filters; live gauges have no window label."""
+    window = ',window="$window"' if kpi.kind == "window" else ""
+    return f"{kpi.metric}{{{FILTER}{window}}}"
 
 
 def counter(metric: str) -> str:
@@ -667,8 +662,9 @@ def _pipeline_graphs() -> tuple[Panel, ...]:
 
 
 def text(key: str, title: str, content: str, size: tuple[int, int]) -> Panel:
+    """A heading of words; it names the data source all the same, as every panel of the dashboard does."""
     return Panel(key, size, {
-        "type": "text", "title": title, "options": {"mode": "markdown", "content": content},
+        "type": "text", "title": title, "datasource": DATASOURCE, "options": {"mode": "markdown", "content": content},
     })  # fmt: skip
 
 

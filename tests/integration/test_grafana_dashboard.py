@@ -230,7 +230,7 @@ def local_config(api_port: int, worker_port: int) -> dict[str, Any]:
 def target_for_every_kpi(directory: Path) -> Path:
     """A targets file with one all-queues target per KPI that takes one, so every target line of the
     dashboard has a series to draw (the values only need to be valid in the KPI's unit)."""
-    values = {"ratio": (0.7, 0.8), "seconds": (60.0, 30.0), "score": (3.0, 4.0), "count": (5.0, 2.0)}
+    values = {"ratio": (0.7, 0.8), "seconds": (60.0, 30.0), "score": (3.0, 4.0), "count": (5.0, 2.0), "amount": (90.0, 100.0)}
     entries = [
         {"kpi": kpi.name, "baseline": values[kpi.unit][0], "target": values[kpi.unit][1],
          "start": "2026-01-01", "due": "2027-12-31"}

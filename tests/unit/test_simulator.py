@@ -690,7 +690,7 @@ def test_cx_events_carry_exactly_the_fields_of_the_contract(cx_stream: list[Even
             assert 0 < len(event["comment"]) <= 4000
 
 
-def test_with_the_cx_layer_the_contacts_are_the_same_a_fifth_of_their_customers_account_holders(
+def test_with_the_cx_layer_the_contacts_are_the_same_a_tenth_of_their_customers_account_holders(
     stream: list[Event], cx_stream: list[Event]
 ) -> None:
     def without_customer(event: Event) -> Event:
@@ -703,8 +703,8 @@ def test_with_the_cx_layer_the_contacts_are_the_same_a_fifth_of_their_customers_
     holders = [customer for customer in known if customer in joined]
     guests = [customer for customer in known if customer not in joined]
     assert all(re.fullmatch(r"guest-\d{6}", customer) for customer in guests)
-    # fresh callers: 20% holders; repeats (15% of contacts) call as who they are
-    assert 0.15 <= len(holders) / len(known) <= 0.25
+    # fresh callers: 10% holders; repeats (15% of contacts) call as who they are
+    assert 0.07 <= len(holders) / len(known) <= 0.13
     assert len(set(holders)) > 0.8 * len(holders)
 
 
@@ -743,12 +743,11 @@ def test_the_base_joined_before_the_start_and_grows_churns_and_buys(cx_stream: l
             assert customer in joined and customer not in churned
             purchases.append(event["amount"])
     base = [customer for customer, moment in joined.items() if moment < START]
-    # Sized by the default queues' peak rate: 1,050 contacts an hour x 48.
-    assert len(base) == 1050 * 48
+    assert len(base) == 20_000
     assert all(START - 3 * 365 * 86400 <= moment <= START - 86400 for moment in joined.values() if moment < START)
     assert len(joined) > len(base) and churned
-    # 4 purchases a year per customer: 50,400 x 4 x 6 / 8,760 = 138 expected in 6 hours (sd 12).
-    assert 100 <= len(purchases) <= 180
+    # 4 purchases a year per customer: 20,000 x 4 x 6 / 8,760 = 55 expected in 6 hours (sd 7.4).
+    assert 30 <= len(purchases) <= 80
     assert 80 <= statistics.mean(purchases) <= 120
 
 
@@ -773,7 +772,8 @@ def test_churn_rises_after_an_abandoned_contact_or_a_negative_chat() -> None:
                 churned_after_bad += 1
             elif customer not in bad:
                 churned_other += 1
-    assert len(bad) > 200
+    # Without the effect, about 148 x 0.08% = 0.1 churns would follow a bad contact in the day (seed 5: 4).
+    assert len(bad) > 100
     after_bad = churned_after_bad / len(bad)
     otherwise = churned_other / (len(active) - len(bad))
     assert after_bad > 5 * otherwise, (churned_after_bad, len(bad), churned_other)
