@@ -238,7 +238,11 @@ def target_for_every_kpi(directory: Path) -> Path:
     ]  # fmt: skip
     (directory / "targets.yaml").write_text(yaml.safe_dump({"targets": entries}))
     config = directory / "cxpulse.yaml"
-    config.write_text(yaml.safe_dump({"targets": {"file": str(directory / "targets.yaml")}}))
+    # An hourly cost and a customer lifespan, so cost per contact and CLV have values to draw.
+    config.write_text(yaml.safe_dump({
+        "targets": {"file": str(directory / "targets.yaml")}, "defaults": {"hourly_cost": 30.0},
+        "accounts": {"lifespan_years": 5.0},
+    }))  # fmt: skip
     return config
 
 
@@ -295,6 +299,9 @@ async def publish_rare_events(stack: Stack) -> str:
         "ces": 2,
         "resolved": True,
     }
+    purchase = {"event_id": f"{queue}-purchase", "type": "customer.purchase", "time": at(now - 30),
+                "customer_id": "cust-000001", "amount": 120.0, "currency": "EUR"}  # fmt: skip
+
     def agent(agent_id: str, ago_s: float, state: str, **extra: Any) -> tuple[str, bytes, bytes]:
         event = {"event_id": f"{agent_id}-{state}", "type": "agent.state_changed", "time": at(now - ago_s),
                  "agent_id": agent_id, "state": state, "queues": [queue], **extra}  # fmt: skip
@@ -315,6 +322,9 @@ async def publish_rare_events(stack: Stack) -> str:
         *[("cx.calls", b"cust-s1", json.dumps(event).encode()) for event in handled],
         *[("cx.calls", event["customer_id"].encode(), json.dumps(event).encode()) for event in abandons],
         ("cx.surveys", b"cust-s1", json.dumps(survey).encode()),
+        # a purchase in every rolling window: with the configured lifespan, CLV has a value whatever
+        # the simulated customers bought lately
+        ("cx.accounts", b"cust-000001", json.dumps(purchase).encode()),
     ]
     await produce(stack.bootstrap, records)
     await publish_late_event(stack, queue)
