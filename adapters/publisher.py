@@ -10,7 +10,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
 from streams import topics
-from streams.contract import AGENT_TYPES, SURVEY_TYPE, record_key
+from streams.contract import AGENT_TYPES, CHAT_TYPES, SURVEY_TYPE, record_key
 
 
 def topic_of(event: dict[str, Any]) -> str:
@@ -18,6 +18,8 @@ def topic_of(event: dict[str, Any]) -> str:
         return topics.AGENTS
     if event["type"] == SURVEY_TYPE:
         return topics.SURVEYS
+    if event["type"] in CHAT_TYPES:
+        return topics.CHATS
     return topics.topic_for_channel(event["channel"])
 
 

@@ -275,7 +275,7 @@ class Folder:
                             newest[topic] = item.time
                     elif outcome is Outcome.DUPLICATE:
                         metrics.EVENTS_DUPLICATE.labels(topic).inc()
-                    else:
+                    elif outcome is Outcome.LATE:
                         metrics.EVENTS_LATE.labels(topic).inc()
                         if late_to_deadletter:
                             horizon = board.horizon if isinstance(item, AgentEvent) else state.closed_until

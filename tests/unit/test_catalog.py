@@ -47,14 +47,15 @@ def full_bucket() -> BucketStats:
         scores={scale.name: [1] * scale.size for scale in SURVEY_SCALES},
         resolved_true=3, resolved_answers=4, known_customer_offered=8, repeat_offered=2,
         missed=1, transferred=1, staffed_s=900, available_s=300, on_contact_s=400, agent_acw_s=100, aux_s=100,
-        aux_reason_s={"break": 100},
+        aux_reason_s={"break": 100}, messages_scored=4, sentiment_positive=1, sentiment_neutral=1,
+        sentiment_negative=2, sentiment_score_sum=0.15,
     )  # fmt: skip
 
 
 def test_names_and_metrics_are_unique_and_named_by_unit() -> None:
     assert len(set(NAMES)) == len(NAMES)
     assert len({kpi.metric for kpi in KPIS}) == len(KPIS)
-    suffix = {"ratio": ("_ratio",), "seconds": ("_seconds",), "score": ("_score",), "count": ("_contacts", "_responses", "_agents")}
+    suffix = {"ratio": ("_ratio",), "seconds": ("_seconds",), "score": ("_score",), "count": ("_contacts", "_responses", "_agents", "_messages")}
     for kpi in KPIS:
         assert kpi.metric.startswith("cxpulse_") and kpi.metric.endswith(suffix[kpi.unit]), kpi
         assert (kpi.kind == "window") == kpi.metric.startswith("cxpulse_window_"), kpi
@@ -87,7 +88,8 @@ def thresholds_on_everything() -> Thresholds:
 
 def test_every_judged_kpi_takes_a_threshold_gets_a_status_and_renders_an_alert() -> None:
     thresholds = thresholds_on_everything()
-    row = {kpi.name: 1.0 for kpi in KPIS} | {"answered": 50, "abandoned": 50, "handled": 50, "surveys": 50, "offered": 50}
+    row = {kpi.name: 1.0 for kpi in KPIS} | {"answered": 50, "abandoned": 50, "handled": 50, "surveys": 50, "offered": 50,
+                                                "messages_scored": 50}
     status = thresholds.status(lambda window: row, "sales", "voice")
     assert set(status) == {kpi.name for kpi in JUDGED} and None not in status.values()
     rules = alert_rules.kpi_rules(thresholds)["groups"][0]["rules"]
