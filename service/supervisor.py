@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError
 from service.broker import broker_command, wait_for_port
 from service.durable import DataDirBusy, bring_back, lock_data_dir, say_not_durable
 from service.journal import JournalLayoutError
-from service.membership import remove_members, worker_client_id
+from service.membership import remove_members, sentiment_client_id, sentiment_group, worker_client_id
 from service.recorder import Recorder
 from service.restore import RestoreError
 from service.settings import Settings
@@ -39,6 +39,8 @@ STOP_TIMEOUT_S = 15.0
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 300.0
 FORGET_TIMEOUT_S = 5.0
+# Consumers whose partitions wait for them: restarted when they die, within the limits above.
+RESTARTED = ("worker", "sentiment")
 EXIT_POLL_S = 0.1
 
 
@@ -73,23 +75,26 @@ class Supervisor:
     def cxpulse(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         return self.spawn(name, [sys.executable, "-m", "service.cli", *args])
 
-    async def forget_dead_worker(self, process: subprocess.Popen[bytes]) -> None:
-        """Its LeaveGroup, sent for it: the restarted worker's join then need not wait for its session
-        to time out. Best effort: without it the join only takes longer."""
-        client_id = worker_client_id(self.settings.worker.app_id, process.pid)
+    async def forget_dead_worker(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        """Its LeaveGroup, sent for it: the restarted worker's (or scorer's) join then need not wait for
+        its session to time out. Best effort: without it the join only takes longer."""
+        app_id = self.settings.worker.app_id
+        if name == "sentiment":
+            group, client_id = sentiment_group(app_id), sentiment_client_id(app_id, process.pid)
+        else:
+            group, client_id = app_id, worker_client_id(app_id, process.pid)
         try:
-            removed = await asyncio.wait_for(
-                remove_members(self.settings.bootstrap, self.settings.worker.app_id, client_id), FORGET_TIMEOUT_S
-            )
+            removed = await asyncio.wait_for(remove_members(self.settings.bootstrap, group, client_id), FORGET_TIMEOUT_S)
             log.info("dead worker taken out of its group", extra={"members": removed})
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             log.warning("could not take the dead worker out of its group", extra={"error": repr(exc)})
 
     def may_restart(self, name: str) -> bool:
-        """The worker is restarted at once (its partitions wait for it), unless it keeps dying."""
+        """The worker and the sentiment scorer are restarted at once (their partitions wait for them),
+        unless they keep dying."""
         now = time.monotonic()
         self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_S]
-        if name != "worker" or len(self.restarts) >= MAX_RESTARTS:
+        if name not in RESTARTED or len(self.restarts) >= MAX_RESTARTS:
             return False
         self.restarts.append(now)
         return True
@@ -152,7 +157,7 @@ async def _first_exit(supervisor: Supervisor, stop: asyncio.Event, recorder: Rec
             if not supervisor.may_restart(name):
                 return name
             log.warning("worker exited, restarting it", extra={"child": name, "code": process.returncode})
-            await supervisor.forget_dead_worker(process)
+            await supervisor.forget_dead_worker(name, process)
             supervisor.spawn(name, supervisor.argvs[name])
         if recorder is not None and recorder.task is not None and recorder.task.done():
             log.error("the journal stopped: what comes now would not survive a restart",
@@ -199,6 +204,7 @@ async def run(
         else:
             say_not_durable(settings)
         supervisor.cxpulse("worker", "worker")
+        supervisor.cxpulse("sentiment", "sentiment")
         supervisor.cxpulse("api", "api")
         base_url = f"http://{settings.api.host}:{settings.api.port}"
         await _wait_for_http(f"{base_url}/healthz", 60)

@@ -61,7 +61,7 @@ CONTACT: Final = compile_schema(load_schema(CONTACT_SCHEMA_FILE), "ContactEvent"
 SURVEY: Final = compile_schema(load_schema(SURVEY_SCHEMA_FILE), "SurveyEvent")
 AGENT: Final = compile_schema(load_schema(AGENT_SCHEMA_FILE), "AgentEvent")
 CHAT: Final = compile_schema(load_schema(CHAT_SCHEMA_FILE), "ChatEvent")
-# What each chat event type must carry beyond the schema's common fields (see _check_chat).
+# What each chat event type must carry beyond the schema's common fields (see check_chat).
 _CHAT_REQUIRED: Final = {CHAT_MESSAGE: ("sender", "text"), CHAT_SENTIMENT: ("message_event_id", "score", "label")}
 _ANSWERS: Final = (*(scale.name for scale in SURVEY_SCALES), "resolved")
 _UNSET: Final = msgspec.UNSET
@@ -94,7 +94,7 @@ def _event(document: Any, compiled: Compiled) -> Event | AgentEvent:
     if compiled is AGENT:
         return _agent_event(document)
     if compiled is CHAT:
-        _check_chat(document)
+        check_chat(document)
     customer_id, queue, channel, agent_id = document.customer_id, document.queue, document.channel, document.agent_id
     event = Event(
         document.event_id,
@@ -124,7 +124,7 @@ def _event(document: Any, compiled: Compiled) -> Event | AgentEvent:
     return event
 
 
-def _check_chat(document: Any) -> None:
+def check_chat(document: Any) -> None:
     """What draft 7 cannot say without conditionals: a message has its sender and text, a score its
     message, score and label. The agent schema's precedent: one schema file per topic family."""
     for name in _CHAT_REQUIRED[document.type]:
