@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api, asterisk, ingest, pipeline, scale
+from bench import api, asterisk, ingest, pipeline, scale, sentiment
 
 
 @dataclass(frozen=True)
@@ -34,4 +34,5 @@ SUITES: tuple[Suite, ...] = (
     Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),
     Suite(ingest.NAME, ingest.SUMMARY, ingest.DESCRIPTION, ingest.add_arguments, ingest.run),
     Suite(asterisk.NAME, asterisk.SUMMARY, asterisk.DESCRIPTION, asterisk.add_arguments, asterisk.run),
+    Suite(sentiment.NAME, sentiment.SUMMARY, sentiment.DESCRIPTION, sentiment.add_arguments, sentiment.run),
 )

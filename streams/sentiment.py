@@ -80,14 +80,21 @@ class SentimentConsumer:
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self._producer.start()
-        await self._consumer.start()
+        await self.start()
         try:
             while not stop.is_set():
                 await self.step()
         finally:
-            await self._consumer.stop()
-            await self._producer.stop()
+            await self.stop()
+
+    async def start(self) -> None:
+        await self._producer.start()
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Leaves the group; nothing is pending, since each step waits for its acknowledgements."""
+        await self._consumer.stop()
+        await self._producer.stop()
 
     async def step(self) -> int:
         """Score one fetch, publish its scores, wait for the broker, commit; returns the scores published."""

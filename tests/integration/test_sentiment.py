@@ -143,3 +143,35 @@ async def test_messages_and_a_comment_are_scored_published_and_served_once_each(
         [(last, _, _)] = (await scores.of({late["event_id"]}))[late["event_id"]]
     served = await counted(stack, queue, 5)
     assert served["sentiment_mean"] == pytest.approx((sum(scores_found) + last["score"]) / 5)
+
+
+async def test_a_restarted_run_resumes_scoring_where_it_stopped() -> None:
+    """The journal keeps the scorer group's commits like the worker's: after a restart on the same data
+    directory the scorer goes on from there, instead of scoring the whole topic again (whose old
+    scores would then be late, dead letters for the worker)."""
+    first = Stack("sentiment-restart")
+    queue = f"restart-{uuid.uuid4().hex[:8]}"
+    customer = f"cust-{queue}"
+    now = time.time()
+    before = message(1, f"{queue}-c1", customer, queue, now - 30, "Brilliant, thank you!")
+    after = message(2, f"{queue}-c1", customer, queue, now - 20, "Hm, still broken, this is bad.")
+    await first.start()
+    try:
+        await produce(first.bootstrap, [(topics.CHATS, customer.encode(), json.dumps(before).encode())])
+        async with Scores(first.bootstrap) as scores:
+            await scores.of({before["event_id"]})
+        await counted(first, queue, 1)
+    finally:
+        await first.stop()
+    groups = json.loads((first.data_dir / "journal" / "groups.json").read_text())
+    assert "cxpulse-sentiment-restart-sentiment" in groups, groups
+    second = Stack("sentiment-restart", data_dir=first.data_dir)
+    await second.start()
+    try:
+        await produce(second.bootstrap, [(topics.CHATS, customer.encode(), json.dumps(after).encode())])
+        async with Scores(second.bootstrap) as scores:
+            found = await scores.of({before["event_id"], after["event_id"]})
+        assert len(found[before["event_id"]]) == 1, "the message scored before the restart was scored again"
+        await counted(second, queue, 2)
+    finally:
+        await second.stop()
