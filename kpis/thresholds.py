@@ -155,12 +155,32 @@ class StaffingThresholds(_Strict):
         return value
 
 
+class SentimentJumpThresholds(_Strict):
+    """Customers' mood turning: the last 15 minutes' share of negative messages above the day's (the
+    last ``baseline``) by ``margin``, in a queue and channel. A jump, not a level: every queue has its
+    own normal (a cancellations queue is gloomier than sales), which a fixed threshold cannot know."""
+
+    margin: float = Field(default=0.15, gt=0, lt=1, description="how far the 15-minute share must be above the day's")
+    min_volume: int = Field(default=20, ge=1, description="scored messages in the 15 minutes below which it never fires")
+    baseline: str = Field(default="24h", description="how far back the day's share reaches (a Prometheus range)")
+    for_: str = Field(default="5m", alias="for", description="how long the jump must hold before the alert fires")
+    runbook: str = "https://runbooks.example.com/cxpulse/sentiment"
+    team: str = Field(default="quality", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @field_validator("baseline", "for_")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        duration_seconds(value)
+        return value
+
+
 class ThresholdsFile(_Strict):
     defaults: RuleSettings = RuleSettings()
     kpis: dict[str, KpiThreshold] = Field(default_factory=dict)
     pipeline: PipelineThresholds = PipelineThresholds()
     agent_states: dict[str, StateThreshold] = Field(default_factory=dict)
     staffing: StaffingThresholds = StaffingThresholds()
+    sentiment_jump: SentimentJumpThresholds = SentimentJumpThresholds()
 
     @field_validator("agent_states")
     @classmethod
@@ -328,6 +348,7 @@ class Thresholds:
     def __init__(self, document: ThresholdsFile) -> None:
         self.pipeline = document.pipeline
         self.staffing = document.staffing
+        self.sentiment_jump = document.sentiment_jump
         self.agent_states = AgentStateRules(document.agent_states)
         self.rules: dict[str, list[Rule]] = {}
         for kpi, threshold in document.kpis.items():
