@@ -52,6 +52,15 @@ def _groups(queue: str, channel: str) -> tuple[Pair, ...]:
     return ((queue, channel), (queue, ALL), (ALL, channel), (ALL, ALL))
 
 
+def _change(before: BucketStats | None, after: BucketStats | None) -> BucketStats:
+    """What replacing ``before`` by ``after`` adds to a sum holding it (its maximum is ``after``'s):
+    worked out once per replaced bucket, then added to every sum that holds the bucket."""
+    change = BucketStats.merged(() if after is None else (after,))
+    if before is not None:
+        change.subtract(before)
+    return change
+
+
 class _Open(NamedTuple):
     """An agent's open segment: its state from ``start`` until now, a share of it per served queue."""
 
@@ -98,19 +107,18 @@ class KpiBook:
         else:
             del self._parts[key]
             by_start.pop(key.start, None)
-        self._update_sums(key, pair, before, after)
+        change = _change(before, after)
+        self._update_sums(key, pair, before, after, change)
         if key.size == INTERVAL:
             days = self._days.get(pair)
             if days:
                 for day in [d for d in days if d[0] <= key.start < d[1]]:
                     del days[day]
-            running = self._running.setdefault(pair, BucketStats())
-            if before is not None:
-                running.subtract(before)
-            if after is not None:
-                running.add(after)
+            self._running.setdefault(pair, BucketStats()).add(change)
 
-    def _update_sums(self, key: BucketKey, pair: Pair, before: BucketStats | None, after: BucketStats | None) -> None:
+    def _update_sums(
+        self, key: BucketKey, pair: Pair, before: BucketStats | None, after: BucketStats | None, change: BucketStats
+    ) -> None:
         """Bring the remembered window sums that contain the bucket up to date: one bucket out, one
         in, instead of summing the whole window again at the next refresh. A maximum cannot be
         taken out, so a sum whose maximum may have gone down is dropped and summed again."""
@@ -123,10 +131,7 @@ class KpiBook:
                 del spans[window_span]
                 continue
             total = spans[window_span]
-            if before is not None:
-                total.subtract(before)
-            if after is not None:
-                total.add(after)
+            total.add(change)
             total.round_durations()
 
     def put_waiting(self, partition: int, waiting: dict[Pair, tuple[int, float]]) -> None:

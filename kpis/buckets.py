@@ -131,20 +131,53 @@ class BucketStats:
                         mine[index] += count
 
     def subtract(self, other: BucketStats) -> None:
-        """Undo an ``add`` of the additive counters, for running totals that follow replaced buckets;
-        ``max_wait_s`` is not additive and is left as it is."""
-        for name in _SUMMED:
-            setattr(self, name, getattr(self, name) - getattr(other, name))
-        for upper, count in other.wait_bins.items():
-            self.wait_bins[upper] = self.wait_bins.get(upper, 0) - count
-        for name, theirs in other.scores.items():
-            mine = self.scores.setdefault(name, [0] * len(theirs))
-            for index, count in enumerate(theirs):
-                mine[index] -= count
-        for agent, count in other.missed_by_agent.items():
-            self.missed_by_agent[agent] = self.missed_by_agent.get(agent, 0) - count
-        for reason, seconds in other.aux_reason_s.items():
-            self.aux_reason_s[reason] = self.aux_reason_s.get(reason, 0.0) - seconds
+        """Undo an ``add`` of the additive counters, for sums that follow replaced buckets;
+        ``max_wait_s`` is not additive and is left as it is. Written out like ``add``: the read side
+        takes every replaced bucket out of the sums that hold it
+        (``test_subtract_undoes_add_except_the_maximum`` keeps it complete)."""
+        self.offered -= other.offered
+        self.answered -= other.answered
+        self.abandoned -= other.abandoned
+        self.short_abandoned -= other.short_abandoned
+        self.handled -= other.handled
+        self.surveys -= other.surveys
+        self.answered_wait_sum_s -= other.answered_wait_sum_s
+        self.answered_with_wait -= other.answered_with_wait
+        self.abandoned_wait_sum_s -= other.abandoned_wait_sum_s
+        self.abandoned_with_wait -= other.abandoned_with_wait
+        self.answered_within_sl -= other.answered_within_sl
+        self.abandoned_within_sl -= other.abandoned_within_sl
+        self.talk_sum_s -= other.talk_sum_s
+        self.hold_sum_s -= other.hold_sum_s
+        self.acw_sum_s -= other.acw_sum_s
+        self.resolved_true -= other.resolved_true
+        self.resolved_answers -= other.resolved_answers
+        self.known_customer_offered -= other.known_customer_offered
+        self.repeat_offered -= other.repeat_offered
+        self.missed -= other.missed
+        self.transferred -= other.transferred
+        self.staffed_s -= other.staffed_s
+        self.available_s -= other.available_s
+        self.on_contact_s -= other.on_contact_s
+        self.agent_acw_s -= other.agent_acw_s
+        self.aux_s -= other.aux_s
+        if other.wait_bins:
+            bins = self.wait_bins
+            for upper, count in other.wait_bins.items():
+                bins[upper] = bins.get(upper, 0) - count
+        if other.scores:
+            for name, theirs in other.scores.items():
+                mine = self.scores.setdefault(name, [0] * len(theirs))
+                for index, count in enumerate(theirs):
+                    mine[index] -= count
+        if other.missed_by_agent:
+            missed = self.missed_by_agent
+            for agent, count in other.missed_by_agent.items():
+                missed[agent] = missed.get(agent, 0) - count
+        if other.aux_reason_s:
+            reasons = self.aux_reason_s
+            for reason, seconds in other.aux_reason_s.items():
+                reasons[reason] = reasons.get(reason, 0.0) - seconds
 
     def round_durations(self) -> None:
         """Sums of seconds to the microsecond (and of sentiment scores, given to 4 decimals, to 6): a
@@ -295,4 +328,3 @@ class BucketStats:
 _SCALARS = frozenset(
     f.name for f in fields(BucketStats) if f.name not in ("wait_bins", "scores", "missed_by_agent", "aux_reason_s")
 )
-_SUMMED = tuple(name for name in _SCALARS if name != "max_wait_s")

@@ -9,6 +9,7 @@ a survey scale (``kpis/scales.py``) brings its ``<scale>_mean`` entry by itself.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Callable, Final, Literal, NamedTuple
 
@@ -66,7 +67,7 @@ class Kpi:
 def _count(name: str, section: Section, title: str, metric: str, help_text: str, definition: str = "counts") -> Kpi:
     return Kpi(
         name, section, title, "count", "count", None, metric, help_text, definition,
-        formula=lambda c: getattr(c.stats, name), volume=None,
+        formula=operator.attrgetter(f"stats.{name}"), volume=None,
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ A ratio or mean over an empty denominator is ``None`` (shown as null): "no calls
 from __future__ import annotations
 
 import math
+import operator
 from typing import Mapping, Sequence
 
 from kpis.rules import ServiceLevelFormula
@@ -65,8 +66,12 @@ def top_box_share(counts: Sequence[int], top: int) -> float | None:
 
 
 def scale_mean(counts: Sequence[int], lowest: int) -> float | None:
-    """Mean answer of a scale whose first count is for the answer ``lowest``."""
-    return mean(sum((lowest + i) * n for i, n in enumerate(counts)), sum(counts))
+    """Mean answer of a scale whose first count is for the answer ``lowest``. Every served row
+    computes every scale's mean, most of them over no answers: those return before any arithmetic."""
+    answers = sum(counts)
+    if answers <= 0:
+        return None
+    return sum(map(operator.mul, range(lowest, lowest + len(counts)), counts)) / answers
 
 
 def net_promoter_score(counts: Sequence[int]) -> float | None:
