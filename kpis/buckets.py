@@ -161,6 +161,11 @@ class BucketStats:
         self.on_contact_s -= other.on_contact_s
         self.agent_acw_s -= other.agent_acw_s
         self.aux_s -= other.aux_s
+        self.messages_scored -= other.messages_scored
+        self.sentiment_positive -= other.sentiment_positive
+        self.sentiment_neutral -= other.sentiment_neutral
+        self.sentiment_negative -= other.sentiment_negative
+        self.sentiment_score_sum -= other.sentiment_score_sum
         if other.wait_bins:
             bins = self.wait_bins
             for upper, count in other.wait_bins.items():
