@@ -96,3 +96,12 @@ def test_a_batched_record_mixes_contact_and_chat_events() -> None:
     items = decode_record(json.dumps([offered, MESSAGE, {**MESSAGE, "sender": None}]).encode(), topics.CHATS).items
     assert [getattr(item, "type", None) for item in items[:2]] == ["contact.offered", "chat.message"]
     assert isinstance(items[2], Rejected) and items[2].index == 2
+
+
+def test_the_ingest_door_accepts_chat_events_and_refuses_bad_ones() -> None:
+    from api.ingest_http import check
+
+    check(dict(MESSAGE))
+    check(dict(SENTIMENT))
+    with pytest.raises(InvalidEvent, match="`text`"):
+        check({k: v for k, v in MESSAGE.items() if k != "text"})
