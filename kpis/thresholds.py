@@ -99,11 +99,17 @@ class PipelineThresholds(_Strict):
     )
     lag_events: int = Field(default=10_000, ge=1, description="source events not yet reflected in served numbers")
     lag_for: str = "5m"
+    sentiment_lag_records: int = Field(
+        default=20_000, ge=1,
+        description="records of cx.chats and cx.surveys the sentiment scorer has not read, held for sentiment_lag_for "
+        "(a scorer behind by more than the grace period loses its scores as late)",
+    )
+    sentiment_lag_for: str = "10m"
     scrape_for: str = "2m"
     runbook: str = "https://runbooks.example.com/cxpulse/pipeline"
     team: str = Field(default="platform", pattern=r"^[A-Za-z0-9_.-]+$")
 
-    @field_validator("lag_for", "scrape_for")
+    @field_validator("lag_for", "scrape_for", "sentiment_lag_for")
     @classmethod
     def _duration(cls, value: str) -> str:
         duration_seconds(value)

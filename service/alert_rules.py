@@ -209,7 +209,8 @@ def agent_rules(thresholds: Thresholds) -> dict[str, Any]:
 def sentiment_rules(thresholds: Thresholds) -> dict[str, Any]:
     """The 15-minute negative share against the day's, both per queue and channel; the day's from the
     API's counters (increase over ``baseline``), so it is weighted by messages, not an average of
-    15-minute shares. A pair without a day's share (nothing scored) is not judged."""
+    15-minute shares. A pair without a day's share (nothing scored) is not judged. And the scorer
+    falling behind, which the KPIs cannot show: a late score is simply missing from them."""
     jump = thresholds.sentiment_jump
     share, scored = (KPIS_BY_NAME[name].metric for name in ("sentiment_negative_share", "messages_scored"))
     window = '{window="15m"}'
@@ -236,7 +237,20 @@ def sentiment_rules(thresholds: Thresholds) -> dict[str, Any]:
             "runbook_url": jump.runbook,
         },
     }
-    return {"groups": [{"name": "cxpulse-sentiment", "rules": [rule]}]}
+    pipeline = thresholds.pipeline
+    lagging = {
+        "alert": "CxpulseSentimentScorerLagging",
+        "expr": f"sum(max by (topic) (cxpulse_sentiment_lag_records)) > {pipeline.sentiment_lag_records}",
+        "for": pipeline.sentiment_lag_for,
+        "labels": {"severity": "warning", "team": pipeline.team},
+        "annotations": {
+            "summary": "The sentiment scorer is {{ $value }} records behind: scores come late, and past the grace period not at all",
+            "value": "{{ $value }}",
+            "threshold": str(pipeline.sentiment_lag_records),
+            "runbook_url": pipeline.runbook,
+        },
+    }
+    return {"groups": [{"name": "cxpulse-sentiment", "rules": [rule, lagging]}]}
 
 
 class _Dumper(yaml.SafeDumper):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Final
+from typing import Final, get_args
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -27,7 +27,8 @@ from prometheus_client import Counter, Gauge
 
 from service.membership import sentiment_client_id, sentiment_group
 from streams import topics
-from streams.sentiment_scoring import SKIP_REASONS, Scorer
+from streams.contract import CHAT_MESSAGE, SURVEY_TYPE
+from streams.sentiment_scoring import SKIP_REASONS, Label, Scorer
 
 log = logging.getLogger("cxpulse.sentiment")
 
@@ -59,6 +60,9 @@ def initialise() -> None:
     """Every series at zero from the start, so the first skip is an increase that rules can see."""
     for reason in SKIP_REASONS:
         SKIPPED.labels(reason)
+    for scored_type in (CHAT_MESSAGE, SURVEY_TYPE):
+        for label in get_args(Label):
+            SCORED.labels(scored_type, label)
     for topic in INPUT_TOPICS:
         LAG.labels(topic)
 

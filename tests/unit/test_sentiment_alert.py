@@ -10,13 +10,21 @@ from service.alert_rules import SENTIMENT_RULES_FILE, render, sentiment_rules
 
 def test_margin_volume_baseline_and_hold_come_from_the_file() -> None:
     thresholds = parse_thresholds({"sentiment_jump": {"margin": 0.2, "min_volume": 5, "baseline": "12h", "for": "10m", "team": "cx"}})
-    [rule] = sentiment_rules(thresholds)["groups"][0]["rules"]
+    rule, lagging = sentiment_rules(thresholds)["groups"][0]["rules"]
     expression = rule["expr"]
     assert "increase(cxpulse_sentiment_messages_negative_total[12h])" in expression
     assert "/ increase(cxpulse_sentiment_messages_scored_total[12h])" in expression
     assert ") + 0.2\n" in expression and 'cxpulse_window_sentiment_scored_messages{window="15m"} >= 5' in expression
     assert expression.startswith('cxpulse_window_sentiment_negative_ratio{window="15m"}\n')
     assert (rule["for"], rule["labels"]) == ("10m", {"severity": "warning", "team": "cx"})
+    assert lagging["expr"].endswith("> 20000") and lagging["for"] == "10m"
+
+
+def test_the_scorer_lag_limit_comes_from_the_pipeline_section() -> None:
+    thresholds = parse_thresholds({"pipeline": {"sentiment_lag_records": 500, "sentiment_lag_for": "3m", "team": "ops"}})
+    _, lagging = sentiment_rules(thresholds)["groups"][0]["rules"]
+    assert lagging["expr"] == "sum(max by (topic) (cxpulse_sentiment_lag_records)) > 500"
+    assert (lagging["for"], lagging["labels"]["team"], lagging["annotations"]["threshold"]) == ("3m", "ops", "500")
 
 
 def test_the_defaults_render_the_committed_file() -> None:
