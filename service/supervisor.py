@@ -85,9 +85,9 @@ class Supervisor:
             group, client_id = app_id, worker_client_id(app_id, process.pid)
         try:
             removed = await asyncio.wait_for(remove_members(self.settings.bootstrap, group, client_id), FORGET_TIMEOUT_S)
-            log.info("dead worker taken out of its group", extra={"members": removed})
+            log.info(f"dead {name} taken out of its group", extra={"members": removed})
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("could not take the dead worker out of its group", extra={"error": repr(exc)})
+            log.warning(f"could not take the dead {name} out of its group", extra={"error": repr(exc)})
 
     def may_restart(self, name: str) -> bool:
         """The worker and the sentiment scorer are restarted at once (their partitions wait for them),
@@ -156,7 +156,7 @@ async def _first_exit(supervisor: Supervisor, stop: asyncio.Event, recorder: Rec
                 continue
             if not supervisor.may_restart(name):
                 return name
-            log.warning("worker exited, restarting it", extra={"child": name, "code": process.returncode})
+            log.warning(f"{name} exited, restarting it", extra={"child": name, "code": process.returncode})
             await supervisor.forget_dead_worker(name, process)
             supervisor.spawn(name, supervisor.argvs[name])
         if recorder is not None and recorder.task is not None and recorder.task.done():

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from streams import topics
 from streams.sentiment import SentimentConsumer
 from tests.events import at, contact_event
-from tests.integration.stack import Stack, eventually, produce
+from tests.integration.stack import Stack, alive, descendants, eventually, produce
 
 pytestmark = pytest.mark.integration
 
@@ -175,3 +178,37 @@ async def test_a_restarted_run_resumes_scoring_where_it_stopped() -> None:
         await counted(second, queue, 2)
     finally:
         await second.stop()
+
+
+def scorer_pid(stack: Stack) -> int | None:
+    assert stack.process is not None
+    for pid in descendants(stack.process.pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"service.cli" in argv and b"sentiment" in argv and alive(pid):
+            return pid
+    return None
+
+
+async def test_a_killed_scorer_is_restarted_and_scores_what_came_meanwhile(stack: Stack) -> None:
+    queue = f"killed-{uuid.uuid4().hex[:8]}"
+    customer = f"cust-{queue}"
+    killed = scorer_pid(stack)
+    assert killed is not None, "no sentiment scorer under cxpulse run"
+    os.kill(killed, signal.SIGKILL)
+    texts = [message(n, f"{queue}-c1", customer, queue, time.time() - 30 + n, "Great, thanks!") for n in range(3)]
+    await produce(stack.bootstrap, [(topics.CHATS, customer.encode(), json.dumps(e).encode()) for e in texts])
+
+    async def restarted() -> int | None:
+        pid = scorer_pid(stack)
+        return pid if pid not in (None, killed) else None
+
+    await eventually(restarted, 60, "cxpulse run to start a new scorer")
+    async with Scores(stack.bootstrap) as scores:
+        await scores.of({e["event_id"] for e in texts})
+    offered = contact_event("offered", f"{queue}-c1", time.time() - 40, queue, "chat", customer_id=customer)
+    await produce(stack.bootstrap, [(topics.CHATS, customer.encode(), json.dumps(offered).encode())])
+    served = await counted(stack, queue, 3)
+    assert served["sentiment_negative_share"] == 0.0
