@@ -15,8 +15,8 @@ Exactness rests on three ideas:
   applied. So re-reading source events that were counted already (after a crash, a rebalance, or
   at-least-once redelivery) changes nothing, while contact state is rebuilt.
 - Pending effects. A duration, or the queue of a survey or of a chat message's sentiment, that
-  depends on an event not seen yet is parked on the contact and booked, into the bucket of the event it belongs to, when that event arrives:
-  the result is the same as in event-time order.
+  depends on an event not seen yet is parked on the contact and booked, into the bucket of the
+  event it belongs to, when that event arrives: the result is the same as in event-time order.
 - Closing. A bucket closes when the partition's event time has passed its end by the grace period;
   closed buckets are final, leave memory, and later events for them are late.
 """
