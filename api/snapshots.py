@@ -179,9 +179,10 @@ class SnapshotReader:
             self.book.put_agents(int(key[1]), [] if raw_value is None else orjson.loads(raw_value))
         elif raw_value is not None:
             partition, size, start = (int(part) for part in key[-3:])
-            if key[0] == "agent-slot":
+            whole = key[0] == "agent-slot"
+            if whole:
                 partition = AGENT_SHARE - partition  # a share of its own beside the partition's contacts
-            for bucket, stats in self._slots.read(partition, size, start, raw_value):
+            for bucket, stats in self._slots.read(partition, size, start, raw_value, whole):
                 self.book.put(partition, bucket, stats)
 
     def prune(self, now: float) -> None:

@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api, asterisk, ingest, pipeline, scale, sentiment
+from bench import api, asterisk, ingest, pipeline, recovery, scale, sentiment
 
 
 @dataclass(frozen=True)
@@ -34,5 +34,6 @@ SUITES: tuple[Suite, ...] = (
     Suite(api.NAME, api.SUMMARY, api.DESCRIPTION, api.add_arguments, api.run),
     Suite(ingest.NAME, ingest.SUMMARY, ingest.DESCRIPTION, ingest.add_arguments, ingest.run),
     Suite(asterisk.NAME, asterisk.SUMMARY, asterisk.DESCRIPTION, asterisk.add_arguments, asterisk.run),
+    Suite(recovery.NAME, recovery.SUMMARY, recovery.DESCRIPTION, recovery.add_arguments, recovery.run),
     Suite(sentiment.NAME, sentiment.SUMMARY, sentiment.DESCRIPTION, sentiment.add_arguments, sentiment.run),
 )

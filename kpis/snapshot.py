@@ -24,6 +24,8 @@ from kpis.buckets import BucketStats
 from kpis.state import Bucket, BucketKey, Offer, Slot
 
 STATE_TABLE: Final = "state"
+# How far back whole slot records (agent time) can still change: the agents' horizon, with room.
+WHOLE_KEPT_S: Final = 2 * 86400
 
 
 def state_changelog(app_id: str) -> str:
@@ -132,11 +134,26 @@ class SlotReader:
         self._grace_s = grace_s
         self._seen: dict[tuple[int, int, int], dict[tuple[str, str], int]] = {}
         self._newest: dict[int, int] = {}
+        self._whole: dict[tuple[int, int, int], set[tuple[str, str]]] = {}
 
-    def read(self, partition: int, size: int, start: int, raw: bytes) -> list[tuple[BucketKey, BucketStats]]:
+    def read(
+        self, partition: int, size: int, start: int, raw: bytes, whole: bool = False
+    ) -> list[tuple[BucketKey, BucketStats | None]]:
+        """The buckets that changed; with ``whole`` (agent slots, recomputed by whichever worker owns
+        the partition now) a bucket the record no longer holds is gone (None): a worker that took the
+        partition over never had the shares its predecessor booked elsewhere, so it cannot write them
+        back as zero."""
         seen = self._seen.setdefault((partition, size, start), {})
-        changed = []
-        for queue, channel, version, stats in orjson.loads(raw):
+        changed: list[tuple[BucketKey, BucketStats | None]] = []
+        entries = orjson.loads(raw)
+        if whole:
+            present = {(str(queue), str(channel)) for queue, channel, _, _ in entries}
+            held = self._whole.get((partition, size, start), set())
+            for queue, channel in held - present:
+                seen.pop((queue, channel), None)
+                changed.append((BucketKey(size, queue, channel, start), None))
+            self._whole[partition, size, start] = present
+        for queue, channel, version, stats in entries:
             if seen.get((queue, channel)) != version:
                 seen[queue, channel] = version
                 changed.append((BucketKey(size, str(queue), str(channel), start), BucketStats.from_json(stats)))
@@ -145,6 +162,8 @@ class SlotReader:
             floor = start - self._grace_s - 2 * size
             for slot in [s for s in self._seen if s[1] == size and s[2] < floor]:
                 del self._seen[slot]
+            for slot in [s for s in self._whole if s[1] == size and s[2] < start - WHOLE_KEPT_S]:
+                del self._whole[slot]
         return changed
 
     def newest(self, size: int) -> int:

@@ -85,18 +85,32 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.app import create_app
 
     memory.tune()
+    if args.standby and not _told_to_start(settings):
+        return 0
     disable_created_metrics()
     if settings.worker.metrics_port:
         start_http_server(settings.worker.metrics_port, addr=settings.worker.metrics_host)
     app = create_app(settings)
-    worker = faust.Worker(
-        app,
-        loglevel=settings.log.level,
-        logging_config=logging_config(settings.log.level, settings.log.format),
-        redirect_stdouts=False,
-    )
+    config = logging_config(settings.log.level, settings.log.format)
+    # Joining, joined, partitions assigned: the steps of a takeover, each with its time in the log.
+    config["loggers"]["aiokafka.consumer.group_coordinator"] = {"level": "INFO"}
+    worker = faust.Worker(app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0
+
+
+def _told_to_start(settings: Settings) -> bool:
+    """A standby worker has imported everything and waits here for a line on stdin (``cxpulse run``
+    sends one when the worker dies), so a takeover skips the seconds Python needs to import Faust and
+    the fold. End of input means the supervisor is gone: exit without joining."""
+    import logging
+    import os
+
+    from service.logs import setup_logging
+
+    setup_logging(settings.log.level, settings.log.format)
+    logging.getLogger("cxpulse.worker").info("standby worker ready to take over", extra={"pid": os.getpid()})
+    return bool(sys.stdin.readline())
 
 
 def _cmd_sentiment(args: argparse.Namespace, settings: Settings) -> int:
@@ -408,9 +422,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     add("topics", _cmd_topics, "create the topics cxpulse uses, or check the existing ones",
         "Create cx.calls, cx.chats, cx.surveys, cx.deadletter and the KPI snapshot log with kafka.partitions "
         "partitions; fail with a clear message when existing topics have another partition count.")
-    add("worker", _cmd_worker, "run the Faust worker that folds events into KPI state",
-        "Run one Faust worker. Several workers share the partitions of the source topics. Serves its pipeline "
-        "metrics on worker.metrics_host:worker.metrics_port.")
+    worker = add("worker", _cmd_worker, "run the Faust worker that folds events into KPI state",
+                 "Run one Faust worker. Several workers share the partitions of the source topics. Serves its pipeline "
+                 "metrics on worker.metrics_host:worker.metrics_port.")
+    worker.add_argument("--standby", action="store_true", help="import everything, then wait for a line on stdin before joining the group (how `cxpulse run` keeps a worker ready to take over); exit at end of input")
     add("sentiment", _cmd_sentiment, "score customers' chat messages and survey comments (VADER) for the sentiment KPIs",
         "Read chat.message events (sender customer) on cx.chats and, unless sentiment.survey_comments is false, "
         "the comment of survey.submitted events on cx.surveys; score each text locally with VADER (compound "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, TypeVar
@@ -200,6 +201,10 @@ class KpiSettings(_Section):
     future_tolerance_seconds: float = Field(
         default=300, ge=0, le=7 * 86400,
         description="an event whose time is further than this after its record was published is dead-lettered (kind future): a source clock that is wrong must not open buckets for years ahead",
+    )
+    earliest_event_time: datetime = Field(
+        default=datetime(1980, 1, 1, tzinfo=timezone.utc),
+        description="an event whose time is before this is dead-lettered (kind past): the epoch (1970-01-01) is a producer's unset clock, not a contact; recordings from 1980 on still count",
     )
     stale_seconds: float = Field(default=30, gt=0, description="no update for this long marks served values stale")
 

@@ -3,7 +3,13 @@
 Children run in their own process groups, so Ctrl-C reaches only this supervisor, which then stops
 them in reverse order, the embedded broker last, after the journal has read everything (see
 service/durable.py); the kernel's parent-death signal stops them too if the supervisor is killed.
-A worker that dies is restarted at once, as its partitions wait for it.
+
+A worker that dies is replaced at once, as its partitions wait for it: by a standby worker kept
+ready (imports done, waiting on its stdin), else by a new process. Measured on the embedded broker
+(``cxpulse bench recovery``), a takeover's time went to Python importing Faust and the fold (1-3 s
+on a loaded machine: the standby skips it) and to the broker holding every JoinGroup for half the
+group's session timeout (Tansu's join loop: 5 s at the 10 s default), so a worker of the embedded
+broker gets a shorter session timeout unless one is configured.
 """
 
 from __future__ import annotations
@@ -39,9 +45,20 @@ STOP_TIMEOUT_S = 15.0
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 300.0
 FORGET_TIMEOUT_S = 5.0
-# Consumers whose partitions wait for them: restarted when they die, within the limits above.
-RESTARTED = ("worker", "sentiment")
 EXIT_POLL_S = 0.1
+# The embedded broker answers a JoinGroup after half the session timeout, in whole seconds: 4 s
+# gives a 2 s join (3 s, the least the settings allow, gives no less) and heartbeats every 1.3 s.
+# Kafka refuses session timeouts under its group.min.session.timeout.ms (6 s by default): only
+# the embedded broker's workers get it.
+EMBEDDED_SESSION_TIMEOUT_S = 4.0
+# A standby starts this long after a worker did, so its imports do not compete for the CPU with
+# the starting worker; a second death within it is met by a new process, as without a standby.
+STANDBY_DELAY_S = 10.0
+WORKER = "worker"
+STANDBY = "standby"
+SENTIMENT = "sentiment"
+# Consumers whose partitions wait for them: restarted when they die, within the limits above.
+RESTARTED = (WORKER, SENTIMENT)
 
 
 def _die_with_parent() -> None:
@@ -51,35 +68,72 @@ def _die_with_parent() -> None:
 
 @dataclass
 class Supervisor:
-    """The children of one ``cxpulse run``, their command lines (to restart the worker), and how they stop."""
+    """The children of one ``cxpulse run``, the worker's replacement, and how they stop."""
 
     settings: Settings
     config_path: str | None
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    argvs: dict[str, list[str]] = field(default_factory=dict)
     restarts: list[float] = field(default_factory=list)
+    standby_due: float | None = None
 
-    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def environment(self, name: str) -> dict[str, str]:
         env = dict(os.environ)
         if self.config_path:
             env["CXPULSE_CONFIG"] = self.config_path
         env["CXPULSE_BROKER"] = self.settings.bootstrap
+        if name in (WORKER, STANDBY) and self.settings.embedded and "session_timeout_seconds" not in self.settings.worker.model_fields_set:
+            env["CXPULSE_WORKER__SESSION_TIMEOUT_SECONDS"] = str(EMBEDDED_SESSION_TIMEOUT_S)
+        return env
+
+    def spawn(self, name: str, argv: list[str], stdin: int | None = None) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
-            argv, env=env, stdout=sys.stderr.fileno(), start_new_session=True, preexec_fn=_die_with_parent
-        )
+            argv, env=self.environment(name), stdin=stdin, stdout=sys.stderr.fileno(), start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
         self.children = [(n, p) for n, p in self.children if n != name] + [(name, process)]
-        self.argvs[name] = argv
         log.info("started", extra={"child": name, "pid": process.pid})
         return process
 
-    def cxpulse(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        return self.spawn(name, [sys.executable, "-m", "service.cli", *args])
+    def cxpulse(self, name: str, *args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+        return self.spawn(name, [sys.executable, "-m", "service.cli", *args], stdin)
 
-    async def forget_dead_worker(self, name: str, process: subprocess.Popen[bytes]) -> None:
-        """Its LeaveGroup, sent for it: the restarted worker's (or scorer's) join then need not wait for
-        its session to time out. Best effort: without it the join only takes longer."""
+    def start_worker(self) -> None:
+        self.cxpulse(WORKER, "worker")
+        self.standby_due = time.monotonic() + STANDBY_DELAY_S
+
+    def start_standby_when_due(self) -> None:
+        if self.standby_due is not None and time.monotonic() >= self.standby_due:
+            self.standby_due = None
+            if self.child(STANDBY) is None:
+                self.cxpulse(STANDBY, "worker", "--standby", stdin=subprocess.PIPE)
+
+    def child(self, name: str) -> subprocess.Popen[bytes] | None:
+        return next((process for n, process in self.children if n == name), None)
+
+    def replace_worker(self) -> None:
+        """The standby takes over if there is one alive; else a new worker process starts."""
+        standby = self.child(STANDBY)
+        self.children = [(n, p) for n, p in self.children if n not in (WORKER, STANDBY)]
+        if standby is not None and standby.poll() is None and standby.stdin is not None:
+            try:
+                standby.stdin.write(b"start\n")
+                standby.stdin.close()
+            except OSError as exc:
+                log.warning("the standby worker could not be started", extra={"pid": standby.pid, "error": repr(exc)})
+            else:
+                self.children.append((WORKER, standby))
+                self.standby_due = time.monotonic() + STANDBY_DELAY_S
+                log.info("standby worker took over", extra={"child": WORKER, "pid": standby.pid})
+                return
+        self.start_worker()
+
+    async def forget_dead(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        """Its LeaveGroup, sent for it (a worker's or the sentiment scorer's): the replacement's join
+        then need not wait for its session to time out. Sent after the replacement started, which
+        joins a second or more later (it removes only the dead process's members, whenever it
+        lands). Best effort: without it the join only takes longer."""
         app_id = self.settings.worker.app_id
-        if name == "sentiment":
+        if name == SENTIMENT:
             group, client_id = sentiment_group(app_id), sentiment_client_id(app_id, process.pid)
         else:
             group, client_id = app_id, worker_client_id(app_id, process.pid)
@@ -90,8 +144,8 @@ class Supervisor:
             log.warning(f"could not take the dead {name} out of its group", extra={"error": repr(exc)})
 
     def may_restart(self, name: str) -> bool:
-        """The worker and the sentiment scorer are restarted at once (their partitions wait for them),
-        unless they keep dying."""
+        """The worker and the sentiment scorer are restarted at once (their partitions wait for
+        them), unless they keep dying."""
         now = time.monotonic()
         self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_S]
         if name not in RESTARTED or len(self.restarts) >= MAX_RESTARTS:
@@ -154,11 +208,20 @@ async def _first_exit(supervisor: Supervisor, stop: asyncio.Event, recorder: Rec
         for name, process in supervisor.children:
             if process.poll() is None:
                 continue
+            if name == STANDBY:
+                log.warning("the standby worker exited; a dying worker is replaced by a new process",
+                            extra={"pid": process.pid, "code": process.returncode})
+                supervisor.children = [(n, p) for n, p in supervisor.children if p is not process]
+                continue
             if not supervisor.may_restart(name):
                 return name
-            log.warning(f"{name} exited, restarting it", extra={"child": name, "code": process.returncode})
-            await supervisor.forget_dead_worker(name, process)
-            supervisor.spawn(name, supervisor.argvs[name])
+            log.warning(f"{name} exited, restarting it", extra={"child": name, "pid": process.pid, "code": process.returncode})
+            if name == SENTIMENT:
+                supervisor.cxpulse(SENTIMENT, "sentiment")
+            else:
+                supervisor.replace_worker()
+            await supervisor.forget_dead(name, process)
+        supervisor.start_standby_when_due()
         if recorder is not None and recorder.task is not None and recorder.task.done():
             log.error("the journal stopped: what comes now would not survive a restart",
                       extra={"error": repr(recorder.task.exception())})
@@ -203,8 +266,8 @@ async def run(
                 return 2
         else:
             say_not_durable(settings)
-        supervisor.cxpulse("worker", "worker")
-        supervisor.cxpulse("sentiment", "sentiment")
+        supervisor.start_worker()
+        supervisor.cxpulse(SENTIMENT, "sentiment")
         supervisor.cxpulse("api", "api")
         base_url = f"http://{settings.api.host}:{settings.api.port}"
         await _wait_for_http(f"{base_url}/healthz", 60)

@@ -79,6 +79,7 @@ class Folder:
         self._flushed_at = 0.0
         self._write_seconds = 0.0
         self._worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        self._earliest = settings.kpi.earliest_event_time.timestamp()
         self.lock = asyncio.Lock()
         repeat_days = max(
             [settings.defaults.repeat_contact_days]
@@ -192,7 +193,7 @@ class Folder:
                         continue
                     latest = _latest_time(record, self._settings.kpi.future_tolerance_seconds)
                     for item in decoded.items:
-                        if isinstance(item, Rejected) or item.time > latest:
+                        if isinstance(item, Rejected) or not self._earliest <= item.time <= latest:
                             continue
                         outcome = self._apply(tp.partition, state, item, tp.topic, record.offset, rebuilding)
                         folded += 1
@@ -267,6 +268,10 @@ class Folder:
                     if item.time > latest:
                         reason = f"future: event time {iso(item.time)} is more than {future_s:g} s after the record was published"
                         await self._dead_letter(record, "future", reason, *self._element(record, index, decoded.batched))
+                        continue
+                    if item.time < self._earliest:
+                        reason = f"past: event time {iso(item.time)} is before kpi.earliest_event_time {iso(self._earliest)}"
+                        await self._dead_letter(record, "past", reason, *self._element(record, index, decoded.batched))
                         continue
                     outcome = board.apply(item) if isinstance(item, AgentEvent) else apply(item, topic, offset)
                     if outcome is Outcome.COUNTED:

@@ -67,5 +67,5 @@ def initialise() -> None:
     for topic in topics.FOLDED_TOPICS:
         for counter in (EVENTS_PROCESSED, EVENTS_DUPLICATE, EVENTS_LATE, SOURCE_OFFSET_GAPS):
             counter.labels(topic)
-        for kind in (*INVALID_KINDS, "late", "future"):
+        for kind in (*INVALID_KINDS, "late", "future", "past"):
             EVENTS_DEADLETTERED.labels(topic, kind)

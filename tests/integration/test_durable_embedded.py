@@ -173,6 +173,12 @@ async def test_killing_the_whole_run_loses_nothing_journaled(tmp_path: Path) -> 
         await again.stop(signal.SIGINT)
 
 
+def is_worker(cmdline: bytes) -> bool:
+    """The folding worker, not the standby the supervisor keeps beside it (``worker --standby``)."""
+    argv = cmdline.split(b"\0")
+    return b"worker" in argv and b"--standby" not in argv
+
+
 async def test_a_killed_worker_is_restarted_and_counts_on_exactly(tmp_path: Path) -> None:
     stack = Stack("durable-worker")
     await stack.start()
@@ -187,7 +193,7 @@ async def test_a_killed_worker_is_restarted_and_counts_on_exactly(tmp_path: Path
             return any(json.loads(row)["offered"] for row in day)
 
         await eventually(some_counted, 120, "the first events counted")
-        workers = [pid for pid in descendants(stack.process.pid) if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        workers = [pid for pid in descendants(stack.process.pid) if is_worker(Path(f"/proc/{pid}/cmdline").read_bytes())]
         assert len(workers) == 1, workers
         killed_at = time.monotonic()
         os.kill(workers[0], signal.SIGKILL)
