@@ -10,12 +10,16 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
 from streams import topics
-from streams.contract import AGENT_TYPES, CHAT_TYPES, SURVEY_TYPE, record_key
+from streams.contract import ACCOUNT_TYPES, AGENT_TYPES, CHAT_TYPES, SURVEY_TYPE, TICKET_TYPES, record_key
 
 
 def topic_of(event: dict[str, Any]) -> str:
     if event["type"] in AGENT_TYPES:
         return topics.AGENTS
+    if event["type"] in TICKET_TYPES:
+        return topics.TICKETS
+    if event["type"] in ACCOUNT_TYPES:
+        return topics.ACCOUNTS
     if event["type"] == SURVEY_TYPE:
         return topics.SURVEYS
     if event["type"] in CHAT_TYPES:

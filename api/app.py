@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def serve_kpis(app: FastAPI) -> AsyncIterator[None]:
-        reader = SnapshotReader(settings, KpiBook(settings.rules, settings.queues))
+        reader = SnapshotReader(settings, KpiBook(settings.rules, settings.queues, settings.accounts))
         view = KpiView(reader, settings.api.refresh_seconds, settings.api.sse_heartbeat_seconds, thresholds, kpi_targets)
         app.state.reader = reader
         app.state.view = view

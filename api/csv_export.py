@@ -10,13 +10,15 @@ from typing import Any, Iterable
 from kpis.catalog import WINDOWED
 
 LEADING = ("queue", "channel", "window", "date", "start", "end")
+# After the KPIs: the tickets created per category, one cell ("billing=3;refund=1").
+TRAILING = ("tickets_by_category",)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def columns() -> tuple[str, ...]:
     """The KPI columns are the catalog's windowed KPIs in catalog order (what a history row holds), so
     a new KPI is a new column with nothing to edit here."""
-    return LEADING + tuple(kpi.name for kpi in WINDOWED)
+    return LEADING + tuple(kpi.name for kpi in WINDOWED) + TRAILING
 
 
 def cell(value: Any) -> str:
@@ -26,6 +28,8 @@ def cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):
+        return cell(";".join(f"{key}={count}" for key, count in value.items()))
     if isinstance(value, float):
         return format(Decimal(repr(value)), "f")
     if isinstance(value, str) and value[:1] in _FORMULA_STARTS:

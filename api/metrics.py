@@ -7,7 +7,8 @@ Counters count what this process has seen counted since it became ready (a resta
 reset, which rate() and increase() handle); a value held back by a worker re-publishing an older
 bucket is held at its maximum, never lowered. Gauges with an empty denominator are left out rather
 than exported as NaN, so alert rules never compare NaN. Only real (queue, channel) pairs are
-exported: sum() in PromQL rolls up. Targets are the exception: they are exported per configured
+exported: sum() in PromQL rolls up; the company-wide customer KPIs, which belong to no queue, are
+exported from the all-queues row alone, labelled ``queue="*", channel="*"``. Targets are the exception: they are exported per configured
 selector, ``*`` standing for the queues or channels a target covers, since that is what was set.
 """
 
@@ -24,7 +25,7 @@ from api.snapshots import SnapshotReader
 from api.view import KpiView
 from kpis.book import ALL
 from kpis.buckets import BucketStats
-from kpis.catalog import LIVE, WINDOWED
+from kpis.catalog import COMPANY_WIDE, LIVE, WINDOWED
 from kpis.scales import SURVEY_SCALES
 from kpis.targets import Targets, expected
 from kpis.windows import ROLLING
@@ -157,13 +158,14 @@ class KpiCollector(Collector):
         live = {kpi.name: GaugeMetricFamily(kpi.metric, kpi.help, labels=["queue", "channel"]) for kpi in LIVE}
         for window in ROLLING:
             for row in self._view.frame.rows.get(window, {}).values():
-                if ALL in (row["queue"], row["channel"]):
+                company = row["queue"] == ALL and row["channel"] == ALL
+                if ALL in (row["queue"], row["channel"]) and not company:
                     continue
                 labels = [row["queue"], row["channel"], window.value]
                 for name, family in windowed.items():
-                    if row[name] is not None:
+                    if row[name] is not None and (name in COMPANY_WIDE) == company:
                         family.add_metric(labels, float(row[name]))
-                if window is ROLLING[0]:
+                if window is ROLLING[0] and not company:
                     for name, family in live.items():
                         if row[name] is not None:
                             family.add_metric(labels[:2], float(row[name]))

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from api.source_ends import Ends, SourceEnds
 from kpis import snapshot
+from kpis.accounts import Anchor
 from kpis.book import KpiBook
 from kpis.state import INTERVAL, MINUTE
 from kpis.buckets import BucketStats
@@ -25,8 +26,12 @@ from service.settings import Settings
 log = logging.getLogger("cxpulse.api.snapshots")
 
 MINUTES_KEPT_S = 2 * 3600
-# A partition's agent time goes into the book as the share of partition ``AGENT_SHARE - p``.
+# A partition's agent time goes into the book as the share of partition ``AGENT_SHARE - p``, its
+# ticket counters as that of ``TICKET_SHARE - p``: shares of their own beside the partition's contacts.
 AGENT_SHARE = -1
+TICKET_SHARE = -1_000_001
+# The slot readers' partition numbers of customer slots (kept apart from the book's buckets).
+CUSTOMER_SHARE = -2_000_001
 PRUNE_EVERY_S = 60.0
 # The broker is asked for the source end offsets this often (lag for /metrics, and whether it
 # answers at all) and given this long to answer, both at most a quarter of ``kpi.stale_seconds``
@@ -177,11 +182,25 @@ class SnapshotReader:
                 highest[source] = max(highest.get(source, -1), int(offset))
         elif key[0] == "agents":
             self.book.put_agents(int(key[1]), [] if raw_value is None else orjson.loads(raw_value))
+        elif key[0] == "tickets":
+            backlog = [] if raw_value is None else orjson.loads(raw_value)
+            self.book.put_backlog(int(key[1]), {(str(q), str(c)): int(n) for q, c, n in backlog})
+        elif key[0] == "customers":
+            if raw_value is not None:
+                anchor = orjson.loads(raw_value)
+                self.book.put_customer_anchor(int(key[1]), Anchor(float(anchor["line"]), int(anchor["active"])))
         elif raw_value is not None:
             partition, size, start = (int(part) for part in key[-3:])
-            whole = key[0] == "agent-slot"
-            if whole:
-                partition = AGENT_SHARE - partition  # a share of its own beside the partition's contacts
+            # Recomputed folds' slot records are whole: a bucket the latest record lacks is gone.
+            whole = key[0] in ("agent-slot", "ticket-slot", "customer-slot")
+            if key[0] == "customer-slot":
+                for bucket, stats in self._slots.read(CUSTOMER_SHARE - partition, size, start, raw_value, whole):
+                    self.book.put_customers(partition, bucket, stats)
+                return
+            if key[0] == "agent-slot":
+                partition = AGENT_SHARE - partition
+            elif key[0] == "ticket-slot":
+                partition = TICKET_SHARE - partition
             for bucket, stats in self._slots.read(partition, size, start, raw_value, whole):
                 self.book.put(partition, bucket, stats)
 

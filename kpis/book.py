@@ -14,10 +14,12 @@ from datetime import date, timedelta
 from typing import Any, Callable, Iterable, NamedTuple
 
 from kpis import formulas
+from kpis.accounts import Anchor
 from kpis.agents import DAY_FIELDS, LOGGED_OUT, STATE_FIELDS
 from kpis.buckets import BucketStats
 from kpis.catalog import Counters, compute
-from kpis.rules import QueueRules
+from kpis.customers import CustomerLedger
+from kpis.rules import AccountRules, QueueRules
 from kpis.state import INTERVAL, MINUTE, BucketKey
 from kpis.windows import HistoryInterval, Span, Window, business_date, history_periods, iso, local_day_start, span
 
@@ -41,6 +43,11 @@ def _with_open_time(stats: BucketStats, segments: list[_Open], window_span: Span
     added.add(stats)
     added.round_durations()
     return added
+
+def _categories(stats: BucketStats) -> dict[str, int]:
+    """Tickets created per category in a row's span (the category is a counter, not a row key)."""
+    return {name: count for name, count in sorted(stats.ticket_categories.items()) if count}
+
 
 ALL = "*"
 Pair = tuple[str, str]
@@ -76,10 +83,26 @@ AGENT_COUNTS = {
 }  # fmt: skip
 
 
+class _Group(NamedTuple):
+    """A row's merged counters and the terms summed per queue beforehand (kpis/catalog.py ``Counters``)."""
+
+    stats: BucketStats
+    numerator: int
+    denominator: int
+    start: int
+    end: int
+    cost: float | None
+
+
 class KpiBook:
-    def __init__(self, rules: Callable[[str], QueueRules], configured_queues: Iterable[str] = ()) -> None:
+    def __init__(
+        self, rules: Callable[[str], QueueRules], configured_queues: Iterable[str] = (), accounts: AccountRules | None = None
+    ) -> None:
         self._rules = functools.cache(rules)  # Settings.rules goes through pydantic attribute lookup
         self._configured = tuple(configured_queues)
+        self._lifespan_years = None if accounts is None else accounts.lifespan_years
+        self._customers = CustomerLedger()
+        self._backlog: dict[int, dict[Pair, int]] = {}
         self._parts: dict[BucketKey, dict[int, BucketStats]] = {}
         self._merged: dict[int, dict[Pair, dict[int, BucketStats]]] = {MINUTE: defaultdict(dict), INTERVAL: defaultdict(dict)}
         self._waiting: dict[int, dict[Pair, tuple[int, float]]] = {}
@@ -141,12 +164,24 @@ class KpiBook:
         """A partition's live agent records (kpis/agents.py), replacing the previous ones."""
         self._agents[partition] = records
 
+    def put_backlog(self, partition: int, backlog: dict[Pair, int]) -> None:
+        """A partition's open tickets per (queue, channel) (kpis/tickets.py), replacing the previous ones."""
+        self._backlog[partition] = backlog
+
+    def put_customers(self, partition: int, key: BucketKey, stats: BucketStats | None) -> None:
+        """A partition's company-wide customer bucket (kpis/accounts.py; None: gone); the key's pair is ignored."""
+        self._customers.put(partition, key.size, key.start, stats)
+
+    def put_customer_anchor(self, partition: int, anchor: Anchor) -> None:
+        self._customers.put_anchor(partition, anchor)
+
     def prune(self, size: int, before: float) -> int:
         """Forget buckets of one size that start before ``before``; returns how many."""
         old = [key for key in self._parts if key.size == size and key.start < before]
         for key in old:
             del self._parts[key]
             self._merged[size][(key.queue, key.channel)].pop(key.start, None)
+        self._customers.prune(size, before)
         for (sums_size, _), spans in self._sums.items():
             if sums_size == size:
                 for window_span in [s for s in spans if s.start < before]:
@@ -169,6 +204,7 @@ class KpiBook:
         seen = {pair for merged in self._merged.values() for pair, starts in merged.items() if starts}
         seen |= {pair for waiting in self._waiting.values() for pair in waiting}
         seen |= {(queue, record["channel"]) for record in self._agent_records() for queue in record["queues"]}
+        seen |= {pair for backlog in self._backlog.values() for pair, count in backlog.items() if count}
         channels = {channel for _, channel in seen} or {"voice"}
         seen |= {(queue, channel) for queue in self._configured for channel in channels}
         return seen
@@ -241,43 +277,87 @@ class KpiBook:
         queue: str | None,
         channel: str | None,
         now: float | None = None,
-    ) -> dict[Pair, tuple[BucketStats, int, int, int, int]]:
-        """Per group: merged stats, service-level numerator and denominator, span start and end. With
-        ``now``, agents' open segments count up to it."""
-        totals: dict[Pair, list[Any]] = {}
+    ) -> dict[Pair, _Group]:
+        """Per group: merged stats, the terms summed per queue, span start and end. With ``now``,
+        agents' open segments count up to it."""
         open_segments = self._open_segments() if now is not None else {}
+        summed: dict[Pair, tuple[BucketStats, Span]] = {}
         for pair in pairs:
-            if queue not in (None, ALL, pair[0]) or channel not in (None, ALL, pair[1]):
-                continue
             window_span = spans(pair[0])
             stats = self._sum(pair, window_span)
             if now is not None and pair in open_segments:
                 stats = _with_open_time(stats, open_segments[pair], window_span, now)
+            summed[pair] = (stats, window_span)
+        costs = self._costs(summed)
+        members = {p: v for p, v in summed.items() if queue in (None, ALL, p[0]) and channel in (None, ALL, p[1])}
+        totals: dict[Pair, list[Any]] = {}
+        for pair, (stats, window_span) in members.items():
             numerator, denominator = self._service_level_terms(pair[0], stats)
+            cost = costs[pair]
             for group in _groups(*pair):
-                entry = totals.setdefault(group, [BucketStats(), 0, 0, window_span.start, window_span.end])
+                entry = totals.setdefault(group, [BucketStats(), 0, 0, window_span.start, window_span.end, 0.0])
                 entry[0].add(stats)
                 entry[1] += numerator
                 entry[2] += denominator
                 entry[3] = min(entry[3], window_span.start)
                 entry[4] = max(entry[4], window_span.end)
+                entry[5] = None if entry[5] is None or cost is None else entry[5] + cost
+        if self._customers.seen and (ALL, ALL) not in totals:
+            company = spans(ALL)  # account events with no queue activity: the company row still shows them
+            totals[ALL, ALL] = [BucketStats(), 0, 0, company.start, company.end, 0.0]
         return {
-            group: (values[0], values[1], values[2], values[3], values[4])
+            group: _Group(*values)
             for group, values in totals.items()
             if (queue is None or group[0] == queue) and (channel is None or group[1] == channel)
         }
 
+    def _costs(self, summed: dict[Pair, tuple[BucketStats, Span]]) -> dict[Pair, float | None]:
+        """Each pair's cost over its span; a queue's fixed cost is shared by the queue's pairs in
+        ``summed`` (every pair of it: callers pass whole queues)."""
+        handled: dict[str, int] = defaultdict(int)
+        channels: dict[str, int] = defaultdict(int)
+        for (queue, _), (stats, _) in summed.items():
+            handled[queue] += stats.handled
+            channels[queue] += 1
+        return {
+            pair: self._cost(pair[0], stats, window_span, stats.handled / handled[pair[0]] if handled[pair[0]] else 1 / channels[pair[0]])
+            for pair, (stats, window_span) in summed.items()
+        }
+
+    def _cost(self, queue: str, stats: BucketStats, window_span: Span, share: float) -> float | None:
+        """A pair's cost: its staffed time at the queue's hourly cost, and its share (by handled
+        contacts, equal among the queue's channels when none) of the queue's fixed cost prorated by the
+        span's length. None when the pair has work but its queue no hourly cost; 0 when it has none."""
+        rules = self._rules(queue)
+        if not stats.handled and not stats.staffed_s:
+            return 0.0
+        if not rules.hourly_cost:
+            return None
+        days = (window_span.end - window_span.start) / 86400
+        return stats.staffed_s * rules.hourly_cost / 3600 + rules.fixed_cost_per_day * days * share
+
+    def _counters(self, group: Pair, row: _Group, company_span: Span) -> Counters:
+        """The formulas' input for one row: company-wide customer counters join the all-queues row."""
+        stats = row.stats
+        company = group == (ALL, ALL)
+        if company and self._customers.seen:
+            stats = BucketStats.merged((row.stats, self._customers.counters(company_span)))
+        years = (row.end - row.start) / formulas.YEAR_S
+        return Counters(stats, row.numerator, row.denominator, row.cost, years, company, self._lifespan_years)
+
     def totals(self, window_span: Span) -> dict[Pair, dict[str, Any]]:
         """KPIs of every group over one span of buckets (benchmarks and tests compare these)."""
         grouped = self._rows(lambda _: window_span, self.pairs(), None, None)
-        return {group: compute(Counters(stats, n, d)) for group, (stats, n, d, _, _) in grouped.items()}
+        return {group: compute(self._counters(group, row, window_span)) for group, row in grouped.items()}
 
     def rows(self, window: Window, now: float, queue: str | None = None, channel: str | None = None) -> list[dict[str, Any]]:
         waiting = self._waiting_now()
         agents = self._agents_now()
         rows = []
+        backlog = self._backlog_now()
+        company_span = span(window, now, self._rules(ALL))
         grouped = self._rows(lambda q: span(window, now, self._rules(q)), self.pairs(), queue, channel, now)
-        for (row_queue, row_channel), (stats, numerator, denominator, start, end) in sorted(grouped.items()):
+        for (row_queue, row_channel), row in sorted(grouped.items()):
             count, oldest = waiting.get((row_queue, row_channel), (0, now))
             present = agents.get((row_queue, row_channel), {})
             available = len(present.get("available", ()))
@@ -286,14 +366,16 @@ class KpiBook:
                     "queue": row_queue,
                     "channel": row_channel,
                     "window": window.value,
-                    "start": iso(start),
-                    "end": iso(end),
-                    **compute(Counters(stats, numerator, denominator)),
+                    "start": iso(row.start),
+                    "end": iso(row.end),
+                    **compute(self._counters((row_queue, row_channel), row, company_span)),
                     "waiting_now": count,
                     "longest_waiting_s": round(max(0.0, now - oldest), 3) if count else None,
                     "agents_staffed": len(present.get("staffed", ())),
                     **{name: len(present.get(state, ())) for name, state in AGENT_COUNTS.items()},
                     "waiting_per_available": round(count / available, 3) if available else None,
+                    "tickets_backlog": backlog.get((row_queue, row_channel), 0),
+                    "tickets_by_category": _categories(row.stats),
                     "agents_aux_by_reason": {
                         reason[4:]: len(ids) for reason, ids in sorted(present.items()) if reason.startswith("aux:")
                     },
@@ -302,6 +384,14 @@ class KpiBook:
         return rows
 
     # -- agents -------------------------------------------------------------------------------
+
+    def _backlog_now(self) -> dict[Pair, int]:
+        totals: dict[Pair, int] = {}
+        for backlog in self._backlog.values():
+            for (queue, channel), count in backlog.items():
+                for group in _groups(queue, channel):
+                    totals[group] = totals.get(group, 0) + count
+        return totals
 
     def _agent_records(self) -> Iterable[dict[str, Any]]:
         for records in self._agents.values():
@@ -406,20 +496,30 @@ class KpiBook:
         before its formulas are applied: a period's ratio is weighted by volume, never a mean of
         daily ratios."""
         rules = self._rules(queue)
-        members = [p for p in self.pairs() if queue in (ALL, p[0]) and channel in (ALL, p[1])]
+        whole = [p for p in self.pairs() if queue in (ALL, p[0])]  # every channel: the fixed cost's shares
+        company = (queue, channel) == (ALL, ALL)
         days = []
         day = first
         while day <= last:
             following = day + timedelta(days=1)
             day_span = Span(local_day_start(day, rules), local_day_start(following, rules), INTERVAL)
+            summed = {pair: (self._day_sum(pair, day_span), day_span) for pair in whole}
+            costs = self._costs(summed)
             stats, numerator, denominator = BucketStats(), 0, 0
-            for pair in members:
-                part = self._day_sum(pair, day_span)
+            cost: float | None = 0.0
+            for pair, (part, _) in summed.items():
+                if channel not in (ALL, pair[1]):
+                    continue
                 stats.add(part)
                 terms = self._service_level_terms(pair[0], part)
                 numerator += terms[0]
                 denominator += terms[1]
-            days.append((day, Counters(stats, numerator, denominator)))
+                pair_cost = costs[pair]
+                cost = None if cost is None or pair_cost is None else cost + pair_cost
+            if company and self._customers.seen:
+                stats.add(self._customers.counters(day_span))
+            years = (day_span.end - day_span.start) / formulas.YEAR_S
+            days.append((day, Counters(stats, numerator, denominator, cost, years, company, self._lifespan_years)))
             day = following
         return days
 
@@ -435,7 +535,7 @@ class KpiBook:
             members = pairs if row_queue == ALL else {p for p in pairs if p[0] == row_queue}
             for period in history_periods(first, last, interval, self._rules(row_queue)):
                 grouped = self._rows(lambda _: period.span, members, None, channel)
-                for group, (stats, numerator, denominator, start, end) in grouped.items():
+                for group, row in grouped.items():
                     if group[0] != row_queue:
                         continue
                     rows.append(
@@ -444,9 +544,10 @@ class KpiBook:
                             "channel": group[1],
                             "window": interval.value,
                             "date": period.day.isoformat(),
-                            "start": iso(start),
-                            "end": iso(end),
-                            **compute(Counters(stats, numerator, denominator)),
+                            "start": iso(row.start),
+                            "end": iso(row.end),
+                            **compute(self._counters(group, row, period.span)),
+                            "tickets_by_category": _categories(row.stats),
                         }
                     )
         rows.sort(key=lambda row: (row["queue"], row["channel"], row["start"]))

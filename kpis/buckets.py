@@ -70,6 +70,25 @@ class BucketStats:
     sentiment_neutral: int = 0
     sentiment_negative: int = 0
     sentiment_score_sum: float = 0.0
+    # Tickets (kpis/tickets.py): steps booked at their own time, durations from the ticket's creation.
+    tickets_created: int = 0
+    tickets_resolved: int = 0
+    tickets_reopened: int = 0
+    complaints: int = 0
+    resolution_sum_s: float = 0.0
+    resolutions_timed: int = 0
+    resolution_bins: dict[int, int] = field(default_factory=dict)
+    first_response_sum_s: float = 0.0
+    first_responses: int = 0
+    ticket_categories: dict[str, int] = field(default_factory=dict)
+    # Customers (kpis/accounts.py), company-wide: ``customers_net`` is the change in active customers
+    # (joins less leavings) and ``customers_at_start`` is set by the read side, never booked.
+    customers_joined: int = 0
+    customers_churned: int = 0
+    customers_net: int = 0
+    customers_at_start: int = 0
+    purchases: int = 0
+    revenue: float = 0.0
 
     def add(self, other: BucketStats) -> None:
         """Written out field by field: serving sums thousands of buckets per refresh, and this is
@@ -108,6 +127,24 @@ class BucketStats:
         self.sentiment_neutral += other.sentiment_neutral
         self.sentiment_negative += other.sentiment_negative
         self.sentiment_score_sum += other.sentiment_score_sum
+        self.tickets_created += other.tickets_created
+        self.tickets_resolved += other.tickets_resolved
+        self.tickets_reopened += other.tickets_reopened
+        self.complaints += other.complaints
+        self.resolution_sum_s += other.resolution_sum_s
+        self.resolutions_timed += other.resolutions_timed
+        self.first_response_sum_s += other.first_response_sum_s
+        self.first_responses += other.first_responses
+        self.customers_joined += other.customers_joined
+        self.customers_churned += other.customers_churned
+        self.customers_net += other.customers_net
+        self.customers_at_start += other.customers_at_start
+        self.purchases += other.purchases
+        self.revenue += other.revenue
+        if other.resolution_bins:
+            _add_counts(self.resolution_bins, other.resolution_bins)
+        if other.ticket_categories:
+            _add_counts(self.ticket_categories, other.ticket_categories)
         if other.missed_by_agent:
             missed = self.missed_by_agent
             for agent, count in other.missed_by_agent.items():
@@ -166,6 +203,24 @@ class BucketStats:
         self.sentiment_neutral -= other.sentiment_neutral
         self.sentiment_negative -= other.sentiment_negative
         self.sentiment_score_sum -= other.sentiment_score_sum
+        self.tickets_created -= other.tickets_created
+        self.tickets_resolved -= other.tickets_resolved
+        self.tickets_reopened -= other.tickets_reopened
+        self.complaints -= other.complaints
+        self.resolution_sum_s -= other.resolution_sum_s
+        self.resolutions_timed -= other.resolutions_timed
+        self.first_response_sum_s -= other.first_response_sum_s
+        self.first_responses -= other.first_responses
+        self.customers_joined -= other.customers_joined
+        self.customers_churned -= other.customers_churned
+        self.customers_net -= other.customers_net
+        self.customers_at_start -= other.customers_at_start
+        self.purchases -= other.purchases
+        self.revenue -= other.revenue
+        if other.resolution_bins:
+            _add_counts(self.resolution_bins, other.resolution_bins, -1)
+        if other.ticket_categories:
+            _add_counts(self.ticket_categories, other.ticket_categories, -1)
         if other.wait_bins:
             bins = self.wait_bins
             for upper, count in other.wait_bins.items():
@@ -199,6 +254,9 @@ class BucketStats:
         self.agent_acw_s = round(self.agent_acw_s, 6)
         self.aux_s = round(self.aux_s, 6)
         self.sentiment_score_sum = round(self.sentiment_score_sum, 6)
+        self.resolution_sum_s = round(self.resolution_sum_s, 6)
+        self.first_response_sum_s = round(self.first_response_sum_s, 6)
+        self.revenue = round(self.revenue, 6)
         if self.aux_reason_s:
             self.aux_reason_s = {reason: round(seconds, 6) for reason, seconds in self.aux_reason_s.items()}
 
@@ -230,6 +288,13 @@ class BucketStats:
             self.max_wait_s = wait_s
         upper = wait_bin(wait_s)
         self.wait_bins[upper] = self.wait_bins.get(upper, 0) + 1
+
+    def add_resolution(self, seconds: float) -> None:
+        """A resolved ticket's time from creation, for the mean and (binned like waits) the p90."""
+        self.resolution_sum_s += seconds
+        self.resolutions_timed += 1
+        upper = wait_bin(seconds)
+        self.resolution_bins[upper] = self.resolution_bins.get(upper, 0) + 1
 
     def to_json(self) -> dict[str, Any]:
         """Non-zero fields only. Written out like ``add``: the worker encodes every changed bucket at
@@ -303,6 +368,14 @@ class BucketStats:
             data["sentiment_negative"] = self.sentiment_negative
         if self.sentiment_score_sum:
             data["sentiment_score_sum"] = self.sentiment_score_sum
+        for name in _TICKETS_AND_CUSTOMERS:
+            value = getattr(self, name)
+            if value:
+                data[name] = value
+        if self.ticket_categories:
+            data["ticket_categories"] = self.ticket_categories
+        if self.resolution_bins:
+            data["resolution_bins"] = {str(upper): count for upper, count in self.resolution_bins.items()}
         if self.wait_bins:
             data["wait_bins"] = {str(upper): count for upper, count in self.wait_bins.items()}
         for name, counts in self.scores.items():
@@ -317,6 +390,8 @@ class BucketStats:
         stats.wait_bins = {int(upper): count for upper, count in data.get("wait_bins", {}).items()}
         stats.missed_by_agent = dict(data.get("missed_by_agent", {}))
         stats.aux_reason_s = dict(data.get("aux_reason_s", {}))
+        stats.resolution_bins = {int(upper): count for upper, count in data.get("resolution_bins", {}).items()}
+        stats.ticket_categories = dict(data.get("ticket_categories", {}))
         for scale in SURVEY_SCALES:
             if scale.counts_key in data:
                 stats.scores[scale.name] = list(data[scale.counts_key])
@@ -330,6 +405,18 @@ class BucketStats:
         return total
 
 
-_SCALARS = frozenset(
-    f.name for f in fields(BucketStats) if f.name not in ("wait_bins", "scores", "missed_by_agent", "aux_reason_s")
-)
+def _add_counts(mine: dict[Any, Any], theirs: dict[Any, Any], sign: int = 1) -> None:
+    for key, count in theirs.items():
+        mine[key] = mine.get(key, 0) + sign * count
+
+
+_DICTS = ("wait_bins", "scores", "missed_by_agent", "aux_reason_s", "resolution_bins", "ticket_categories")
+_SCALARS = frozenset(f.name for f in fields(BucketStats) if f.name not in _DICTS)
+# The scalars the ticket and customer folds add, written out by name in ``to_json`` (a loop: they
+# are rarer than the contact counters written out one by one above them).
+_TICKETS_AND_CUSTOMERS = tuple(
+    f.name for f in fields(BucketStats)
+    if f.name.startswith(("tickets_", "customers_")) or f.name in (
+        "complaints", "resolution_sum_s", "resolutions_timed", "first_response_sum_s", "first_responses", "purchases", "revenue",
+    )
+)  # fmt: skip

@@ -50,3 +50,36 @@ class AgentEvent:
     contact_id: str | None = None
     contact_queue: str | None = None
     name: str | None = None
+
+
+@dataclass(slots=True)
+class TicketEvent:
+    """A validated ticket event (cx.tickets). ``queue``, ``channel``, ``category`` and ``complaint``
+    are None when the event leaves them as they were: the ticket carries each forward from the
+    event that gave it (ticket.created, normally)."""
+
+    event_id: str
+    type: str
+    time: float
+    ticket_id: str
+    customer_id: str | None = None
+    queue: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    complaint: bool | None = None
+
+
+@dataclass(slots=True)
+class AccountEvent:
+    """A validated account event (cx.accounts). ``currency`` is as published (None: the configured
+    one): which currencies count is the fold's decision, the contract only checks the form."""
+
+    event_id: str
+    type: str
+    time: float
+    customer_id: str
+    amount: float | None = None
+    currency: str | None = None
+
+
+Decoded = Event | AgentEvent | TicketEvent | AccountEvent

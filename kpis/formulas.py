@@ -84,3 +84,35 @@ def net_promoter_score(counts: Sequence[int]) -> float | None:
 
 def fcr_repeat(repeat_rate: float | None) -> float | None:
     return None if repeat_rate is None else 1.0 - repeat_rate
+
+
+YEAR_S = 365 * 86400.0  # a year, for scaling a period's churn and purchases: 365 days
+
+
+def churn_rate(churned: int, at_start: int) -> float | None:
+    """Customers lost in the period over customers active at its start."""
+    return ratio(churned, at_start)
+
+
+def retention_rate(churn: float | None) -> float | None:
+    return None if churn is None else 1 - churn
+
+
+def customer_lifetime_value(
+    revenue: float, purchases: int, at_start: int, churned: int, years: float, lifespan_years: float | None
+) -> float | None:
+    """Average purchase value x purchases per customer per year x lifespan in years; the lifespan is
+    the configured one, or 1 / yearly churn (the period's churn rate scaled to a year by its length).
+    None without purchases, customers, a period, or (unconfigured) any churn to take a lifespan from."""
+    if purchases <= 0 or at_start <= 0 or years <= 0:
+        return None
+    if lifespan_years is None:
+        if churned <= 0:
+            return None
+        lifespan_years = 1 / (churned / at_start / years)
+    return revenue / purchases * (purchases / at_start / years) * lifespan_years
+
+
+def cost_per_contact(cost: float | None, handled: int) -> float | None:
+    """Labour and fixed cost over handled contacts; None where a queue's hourly cost is not configured."""
+    return None if cost is None else ratio(cost, handled)

@@ -53,6 +53,8 @@ class QueueOverrides(BaseModel):
     service_level_formula: ServiceLevelFormula | None = None
     short_abandon_seconds: float | None = Field(default=None, ge=0, le=3600)
     repeat_contact_days: float | None = Field(default=None, gt=0, le=90)
+    hourly_cost: float | None = Field(default=None, ge=0, description="cost of an hour of staffed agent time")
+    fixed_cost_per_day: float | None = Field(default=None, ge=0, description="the queue's other costs per day")
 
     @field_validator("timezone")
     @classmethod
@@ -85,8 +87,31 @@ class QueueRules(QueueOverrides):
     service_level_formula: ServiceLevelFormula = ServiceLevelFormula.ANSWERED_PLUS_ABANDONED
     short_abandon_seconds: float = Field(default=5, ge=0, le=3600)
     repeat_contact_days: float = Field(default=7, gt=0, le=90)
+    # 0: not configured, and the queue's cost per contact is null rather than a guess.
+    hourly_cost: float = Field(default=0, ge=0)
+    fixed_cost_per_day: float = Field(default=0, ge=0)
 
     @property
     def day_start_seconds(self) -> int:
         hours, minutes = self.day_start.split(":")
         return int(hours) * 3600 + int(minutes) * 60
+
+
+class AccountRules(BaseModel):
+    """How account events count: the one currency revenue is summed in (a sum of mixed currencies
+    means nothing, so others are dead-lettered), and the customer lifespan CLV uses when configured
+    (otherwise it follows from the period's churn)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of revenue")
+    lifespan_years: float | None = Field(default=None, gt=0, le=100, description="customer lifespan for CLV")
+
+
+class TicketRules(BaseModel):
+    """How long a ticket stays in the worker's state after its last event (memory stays bounded;
+    an open ticket untouched that long leaves the backlog)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    horizon_days: float = Field(default=90, gt=0, le=3650)

@@ -8,10 +8,14 @@ second element (first, on the snapshot topics) is the source partition:
 
 - table: ``["s", p, size, start]`` (a slot's open buckets with their offset marks), ``["o", p, n]``
   (segment n of the customers' offered contacts, appended to and sealed at a size), ``["m", p]``
-  (where to resume) and ``["a", p, agent]`` (an agent's retained events, kpis/agents.py);
-- snapshots: ``[p, size, start]`` (a slot's counters), ``["agent-slot", p, size, start]`` (a slot's
-  agent time), ``["waiting", p]``, ``["agents", p]`` and ``["progress", p]`` (live values and
-  processed offsets), ``["alive", worker]``.
+  (where to resume), ``["a", p, agent]`` (an agent's retained events, kpis/agents.py), ``["t", p,
+  ticket]`` and ``["c", p, customer]`` (a ticket's or a customer's retained events, kpis/tickets.py
+  and kpis/accounts.py);
+- snapshots: ``[p, size, start]`` (a slot's counters), ``["agent-slot", p, size, start]``,
+  ``["ticket-slot", p, size, start]`` and ``["customer-slot", p, size, start]`` (a slot's agent time,
+  ticket counters and company-wide customer counters), ``["waiting", p]``, ``["agents", p]``,
+  ``["tickets", p]`` (the backlog), ``["customers", p]`` (the active-customer anchor) and
+  ``["progress", p]`` (live values and processed offsets), ``["alive", worker]``.
 """
 
 from __future__ import annotations
@@ -61,20 +65,24 @@ def meta_table_key(partition: int) -> bytes:
     return _dump(["m", partition])
 
 
-def agent_table_key(partition: int, agent_id: str) -> bytes:
-    return _dump(["a", partition, agent_id])
+def entity_table_key(kind: str, partition: int, entity_id: str) -> bytes:
+    """A recomputed fold's entity (kpis/entities.py): ``"a"`` an agent, ``"t"`` a ticket, ``"c"`` a customer."""
+    return _dump([kind, partition, entity_id])
 
 
-def snapshot_agent_slot_key(partition: int, slot: Slot) -> bytes:
-    return _dump(["agent-slot", partition, slot[0], slot[1]])
+def snapshot_share_slot_key(kind: str, partition: int, slot: Slot) -> bytes:
+    """A slot of a recomputed fold's buckets: ``"agent-slot"``, ``"ticket-slot"`` or ``"customer-slot"``."""
+    return _dump([kind, partition, slot[0], slot[1]])
 
 
-def snapshot_agents_key(partition: int) -> bytes:
-    return _dump(["agents", partition])
+def snapshot_live_key(kind: str, partition: int) -> bytes:
+    """A partition's live record of a recomputed fold: ``"agents"``, ``"tickets"`` (the backlog) or
+    ``"customers"`` (the anchor)."""
+    return _dump([kind, partition])
 
 
-def agent_slot_entries(buckets: dict[tuple[str, str], BucketStats], version: int) -> bytes:
-    """A slot record of agent time in the format of the contacts' (``SlotReader`` reads both)."""
+def share_slot_entries(buckets: dict[tuple[str, str], BucketStats], version: int) -> bytes:
+    """A slot record of a recomputed fold in the format of the contacts' (``SlotReader`` reads both)."""
     return _dump([[queue, channel, version, stats.to_json()] for (queue, channel), stats in sorted(buckets.items())])
 
 

@@ -155,13 +155,21 @@ def judge(target: Target, actual: float | None, day: date) -> Judgement:
 
 def over_days(kpi: str, days: Iterable[Counters]) -> float | None:
     """A KPI over a run of days: their counters added, then its formula. None for a live value,
-    which has no history."""
-    stats, numerator, denominator = BucketStats(), 0, 0
-    for counters in days:
+    which has no history. Customers at the run's start are its first day's, and its length in years
+    the days' sum."""
+    stats, numerator, denominator, years = BucketStats(), 0, 0, 0.0
+    cost: float | None = 0.0
+    first = Counters(BucketStats(), 0, 0)
+    for index, counters in enumerate(days):
+        if index == 0:
+            first = counters
         stats.add(counters.stats)
         numerator += counters.sl_numerator
         denominator += counters.sl_denominator
-    value = compute(Counters(stats, numerator, denominator)).get(kpi)
+        cost = None if cost is None or counters.cost is None else cost + counters.cost
+        years += counters.years
+    stats.customers_at_start = first.stats.customers_at_start
+    value = compute(Counters(stats, numerator, denominator, cost, years, first.company, first.lifespan_years)).get(kpi)
     return None if value is None else float(value)
 
 

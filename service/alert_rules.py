@@ -25,7 +25,10 @@ SENTIMENT_RULES_FILE = "cxpulse-sentiment.yml"
 HEADER = "# Rendered by `cxpulse alerts render` from the thresholds file: edit that file, not this one.\n"
 
 # How an alert's summary shows the value, by the KPI's unit.
-_FORMAT = {"ratio": "humanizePercentage", "seconds": "humanizeDuration", "score": "printf \"%.1f\"", "count": "printf \"%.0f\""}
+_FORMAT = {
+    "ratio": "humanizePercentage", "seconds": "humanizeDuration", "score": "printf \"%.1f\"", "count": "printf \"%.0f\"",
+    "amount": "printf \"%.2f\"",
+}
 
 
 def alert_name(kpi: str, direction: Direction) -> str:

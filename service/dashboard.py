@@ -31,6 +31,8 @@ SECTION_TITLES: Final[dict[Section, str]] = {
     "handling": "Handling",
     "quality": "Quality",
     "agents": "Agents",
+    "tickets": "Tickets",
+    "customers": "Customers",
 }
 GRID_WIDTH: Final = 24
 STAT_SIZE: Final = (4, 4)
@@ -68,7 +70,7 @@ SECONDS: Final = Style("s", 0)
 RATIO: Final = Style("percentunit", 1, 0, 1)
 # By catalog unit; a score shown signed (NPS, -100..100) is whole.
 UNIT_STYLES: Final[dict[str, Style]] = {
-    "count": COUNT, "ratio": RATIO, "seconds": Style("s", 1), "score": Style("none", 1),
+    "count": COUNT, "ratio": RATIO, "seconds": Style("s", 1), "score": Style("none", 1), "amount": Style("none", 2),
 }  # fmt: skip
 SIGNED: Final = Style("none", 0)
 

@@ -1,7 +1,8 @@
 """The KPI table of docs/kpi-definitions.md, written from the catalog between two marker lines.
 
 The prose of the definitions stays hand-written; the table (name, title, unit, which way is better,
-what gates its alerts, the metric) is generated so that it can never miss a KPI the service serves.
+leading or lagging, what gates its alerts, the metric) is generated so that it can never miss a KPI
+the service serves.
 ``cxpulse catalog render`` rewrites it; a test fails when the committed table differs.
 """
 
@@ -18,6 +19,7 @@ END = "<!-- end of the generated KPI table -->"
 
 def _row(kpi: Kpi) -> str:
     better = kpi.better or "–"
+    indicator = kpi.indicator or "–"
     if kpi.kind == "live":
         gate = "live, any volume"
     elif kpi.volume is None or not kpi.judged:
@@ -25,7 +27,7 @@ def _row(kpi: Kpi) -> str:
     else:
         gate = " + ".join(f"`{name}`" for name in kpi.volume)
     return (
-        f"| `{kpi.name}` | [{kpi.title}](#{kpi.definition}) | {kpi.unit} | {better} | {gate} | "
+        f"| `{kpi.name}` | [{kpi.title}](#{kpi.definition}) | {kpi.unit} | {better} | {indicator} | {gate} | "
         f"`{kpi.metric}` |"
     )
 
@@ -33,8 +35,8 @@ def _row(kpi: Kpi) -> str:
 def render_table() -> str:
     lines = [
         BEGIN,
-        "| KPI | title (definition) | unit | better when | alert volume | Prometheus gauge |",
-        "|---|---|---|---|---|---|",
+        "| KPI | title (definition) | unit | better when | indicator | alert volume | Prometheus gauge |",
+        "|---|---|---|---|---|---|---|",
         *(_row(kpi) for kpi in KPIS),
         END,
     ]

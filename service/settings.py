@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from kpis.problems import DocumentError, problems
-from kpis.rules import QueueOverrides, QueueRules
+from kpis.rules import AccountRules, QueueOverrides, QueueRules, TicketRules
 from kpis.targets import Targets, parse_targets
 from kpis.thresholds import Thresholds, parse_thresholds
 
@@ -241,6 +241,8 @@ class Settings(_Section):
     targets: TargetSettings = TargetSettings()
     defaults: QueueRules = QueueRules()
     queues: dict[str, QueueOverrides] = Field(default_factory=dict)
+    tickets: TicketRules = TicketRules()
+    accounts: AccountRules = AccountRules()
 
     def rules(self, queue: str) -> QueueRules:
         """The settings of a queue: its overrides over the defaults (cached: called per event)."""

@@ -13,7 +13,7 @@ from typing import Any, Final, Literal, NamedTuple, get_args
 import msgspec
 import orjson
 
-from kpis.event import AgentEvent, Event
+from kpis.event import AccountEvent, AgentEvent, Decoded, Event, TicketEvent
 from kpis.scales import SURVEY_SCALES
 from streams import topics
 from streams.schema_types import Compiled, compile_schema, load_schema
@@ -35,6 +35,8 @@ CHAT_MESSAGE: Final = "chat.message"
 CHAT_SENTIMENT: Final = "chat.sentiment"
 CHAT_TYPES: Final = frozenset({CHAT_MESSAGE, CHAT_SENTIMENT})
 AGENT_TYPES: Final = frozenset({"agent.state_changed", "agent.queues_changed"})
+TICKET_TYPES: Final = frozenset({"ticket.created", "ticket.first_response", "ticket.resolved", "ticket.reopened"})
+ACCOUNT_TYPES: Final = frozenset({"customer.joined", "customer.churned", "customer.purchase"})
 
 
 InvalidKind = Literal["empty", "not_json", "not_object", "schema", "time"]
@@ -56,6 +58,8 @@ CONTACT_SCHEMA_FILE: Final = "contact-event.v1.schema.json"
 SURVEY_SCHEMA_FILE: Final = "survey-event.v1.schema.json"
 AGENT_SCHEMA_FILE: Final = "agent-event.v1.schema.json"
 CHAT_SCHEMA_FILE: Final = "chat-event.v1.schema.json"
+TICKET_SCHEMA_FILE: Final = "ticket-event.v1.schema.json"
+ACCOUNT_SCHEMA_FILE: Final = "account-event.v1.schema.json"
 
 CONTACT: Final = compile_schema(load_schema(CONTACT_SCHEMA_FILE), "ContactEvent")
 SURVEY: Final = compile_schema(load_schema(SURVEY_SCHEMA_FILE), "SurveyEvent")
@@ -63,6 +67,8 @@ AGENT: Final = compile_schema(load_schema(AGENT_SCHEMA_FILE), "AgentEvent")
 CHAT: Final = compile_schema(load_schema(CHAT_SCHEMA_FILE), "ChatEvent")
 # What each chat event type must carry beyond the schema's common fields (see check_chat).
 _CHAT_REQUIRED: Final = {CHAT_MESSAGE: ("sender", "text"), CHAT_SENTIMENT: ("message_event_id", "score", "label")}
+TICKET: Final = compile_schema(load_schema(TICKET_SCHEMA_FILE), "TicketEvent")
+ACCOUNT: Final = compile_schema(load_schema(ACCOUNT_SCHEMA_FILE), "AccountEvent")
 _ANSWERS: Final = (*(scale.name for scale in SURVEY_SCALES), "resolved")
 _UNSET: Final = msgspec.UNSET
 
@@ -81,13 +87,14 @@ def parse_time(text: str) -> float:
     return moment.timestamp()
 
 
+_BY_TOPIC: Final = {topics.AGENTS: AGENT, topics.SURVEYS: SURVEY, topics.TICKETS: TICKET, topics.ACCOUNTS: ACCOUNT}
+
+
 def _compiled(topic: str) -> Compiled:
-    if topic == topics.AGENTS:
-        return AGENT
-    return SURVEY if topic == topics.SURVEYS else CONTACT
+    return _BY_TOPIC.get(topic, CONTACT)
 
 
-def _event(document: Any, compiled: Compiled) -> Event | AgentEvent:
+def _event(document: Any, compiled: Compiled) -> Decoded:
     problem = compiled.check(document)
     if problem is not None:
         raise InvalidEvent("schema", f"schema: {problem}")
@@ -95,6 +102,10 @@ def _event(document: Any, compiled: Compiled) -> Event | AgentEvent:
         return _agent_event(document)
     if compiled is CHAT:
         check_chat(document)
+    if compiled is TICKET:
+        return _ticket_event(document)
+    if compiled is ACCOUNT:
+        return _account_event(document)
     customer_id, queue, channel, agent_id = document.customer_id, document.queue, document.channel, document.agent_id
     event = Event(
         document.event_id,
@@ -157,7 +168,31 @@ def _agent_event(document: Any) -> AgentEvent:
     return event
 
 
-def _decode_object(raw: bytes, compiled: Compiled, chats: bool) -> Event | AgentEvent:
+def _optional(value: Any) -> Any:
+    """A property's value, None when absent (msgspec's UNSET) or null."""
+    return None if value is _UNSET else value
+
+
+def _ticket_event(document: Any) -> TicketEvent:
+    return TicketEvent(
+        document.event_id, document.type, parse_time(document.time), document.ticket_id,
+        _optional(document.customer_id), _optional(document.queue), _optional(document.channel),
+        _optional(document.category), _optional(document.complaint),
+    )  # fmt: skip
+
+
+def _account_event(document: Any) -> AccountEvent:
+    """A purchase must say how much (draft 7 cannot require it for one type without conditionals)."""
+    amount = _optional(document.amount)
+    if document.type == "customer.purchase" and amount is None:
+        raise InvalidEvent("schema", "schema: Object missing required field `amount` (customer.purchase)")
+    return AccountEvent(
+        document.event_id, document.type, parse_time(document.time), document.customer_id, amount,
+        _optional(document.currency),
+    )  # fmt: skip
+
+
+def _decode_object(raw: bytes, compiled: Compiled, chats: bool) -> Decoded:
     try:
         document = compiled.decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -172,7 +207,7 @@ def _decode_object(raw: bytes, compiled: Compiled, chats: bool) -> Event | Agent
     return _event(document, compiled)
 
 
-def _decode_chat(raw: bytes, contact_problem: msgspec.ValidationError) -> Event | AgentEvent:
+def _decode_chat(raw: bytes, contact_problem: msgspec.ValidationError) -> Decoded:
     """cx.chats carries contact events and chat events (two schemas, since their required fields
     differ). Contact events are the hot path and are tried first; msgspec stops at the first bad
     field, and ``type`` comes early, so a chat event costs little more than its own decoding. An
@@ -197,7 +232,7 @@ def _refuse_if_not_json(raw: bytes) -> None:
         raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
 
 
-def validate(document: Any, topic: str) -> Event | AgentEvent:
+def validate(document: Any, topic: str) -> Decoded:
     """Check a decoded JSON document (a dict) against the schema of its topic and build the Event."""
     compiled = _compiled(topic)
     if topic == topics.CHATS and isinstance(document, dict) and _is_chat_type(document.get("type")):
@@ -218,7 +253,7 @@ class Rejected:
 
 
 class RecordEvents(NamedTuple):
-    items: list[Event | AgentEvent | Rejected]
+    items: list[Decoded | Rejected]
     batched: bool
 
 
@@ -242,7 +277,7 @@ def decode_record(raw: bytes | None, topic: str) -> RecordEvents:
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
         raise InvalidEvent("not_object", f"not a JSON object or array but {type(document).__name__}")
-    events: list[Event | AgentEvent | Rejected] = []
+    events: list[Decoded | Rejected] = []
     for index, element in enumerate(array_elements(raw)):
         try:
             if element[:1] != b"{" and element.lstrip()[:1] != b"{":
@@ -272,8 +307,13 @@ def _json_type(element: bytes) -> str:
 
 def record_key(event: dict[str, Any]) -> bytes:
     """The record key of contract v1: the agent id for agent events; otherwise (contacts, surveys,
-    chat messages and their scores) the customer id, or the contact id when the customer is unknown."""
-    if event.get("type") in AGENT_TYPES:
+    chat messages and their scores, tickets, accounts) the customer id, or when the customer is
+    unknown the ticket id (tickets) or the contact id."""
+    kind = event.get("type")
+    if kind in AGENT_TYPES:
         return str(event["agent_id"]).encode("utf-8")
+    if kind in TICKET_TYPES:
+        key = event.get("customer_id") or event["ticket_id"]
+        return str(key).encode("utf-8")
     key = event.get("customer_id") or event["contact_id"]
     return str(key).encode("utf-8")

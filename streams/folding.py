@@ -29,11 +29,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faust.types import TP, TableT
 
-from kpis import snapshot
+from kpis import accounts, snapshot, tickets
+from kpis.accounts import AccountBoard
 from kpis.agents import AgentBoard, decode_timeline
-from kpis.event import AgentEvent, Event
+from kpis.buckets import BucketStats
+from kpis.event import AccountEvent, AgentEvent, Decoded, Event, TicketEvent
 from kpis.persistence import PartitionWriter
-from kpis.state import INTERVAL, MINUTE, Outcome, PartitionState
+from kpis.state import INTERVAL, MINUTE, Outcome, Pair, PartitionState, Slot
 from kpis.windows import iso
 from service.settings import LateEvents, Settings
 from streams import deadletter, metrics, topics
@@ -68,6 +70,8 @@ class Folder:
         }
         self._states: dict[int, PartitionState] = {}
         self._boards: dict[int, AgentBoard] = {}
+        self._tickets: dict[int, tickets.TicketBoard] = {}
+        self._accounts: dict[int, AccountBoard] = {}
         self._writers: dict[int, PartitionWriter] = {}
         self._owned_since: dict[int, float] = {}
         self._last_record: dict[int, dict[str, float]] = {}
@@ -104,10 +108,22 @@ class Folder:
             entries = list(self._table_entries(partition))
             low = writer.restore(state, entries)
             board = AgentBoard(self._settings.rules)
+            ticket_board = tickets.TicketBoard(self._settings.tickets.horizon_days)
+            account_board = AccountBoard()
             for kind, rest, raw in entries:
                 if kind == "a":
-                    board.restore(str(rest[0]), decode_timeline(str(rest[0]), orjson.loads(raw)))
+                    board.restore(decode_timeline(str(rest[0]), orjson.loads(raw)))
+                elif kind == "t":
+                    ticket_board.restore(tickets.decode_events(str(rest[0]), orjson.loads(raw)))
+                elif kind == "c":
+                    account_board.restore(accounts.decode_events(str(rest[0]), orjson.loads(raw)))
+            for restored in (board, ticket_board, account_board):
+                # Recomputed before any new event: the shares then match what was written, so a bucket
+                # an entity leaves because of a new event is written again (emptied), not left stale.
+                restored.buckets()
             self._boards[partition] = board
+            self._tickets[partition] = ticket_board
+            self._accounts[partition] = account_board
             rebuilt = await self._rebuild(partition, state, low)
             self._states[partition] = state
             self._writers[partition] = writer
@@ -226,6 +242,8 @@ class Folder:
         for partition in [p for p in self._states if p not in owned]:
             del self._states[partition]
             self._boards.pop(partition, None)
+            self._tickets.pop(partition, None)
+            self._accounts.pop(partition, None)
             del self._writers[partition]
             self._last_record.pop(partition, None)
             self._owned_since.pop(partition, None)
@@ -248,7 +266,7 @@ class Folder:
             expected = self._next_offset.get((topic, partition))
             processed = state.processed
             apply = state.apply
-            board = self._boards[partition]
+            currency = self._settings.accounts.currency
             for record in records:
                 offset = record.offset
                 if expected is not None and offset != expected:
@@ -273,7 +291,14 @@ class Folder:
                         reason = f"past: event time {iso(item.time)} is before kpi.earliest_event_time {iso(self._earliest)}"
                         await self._dead_letter(record, "past", reason, *self._element(record, index, decoded.batched))
                         continue
-                    outcome = board.apply(item) if isinstance(item, AgentEvent) else apply(item, topic, offset)
+                    if isinstance(item, AccountEvent) and item.type == accounts.PURCHASE and (item.currency or currency) != currency:
+                        reason = f"currency: a purchase in {item.currency}, revenue is summed in accounts.currency {currency}"
+                        await self._dead_letter(record, "currency", reason, *self._element(record, index, decoded.batched))
+                        continue
+                    if type(item) is Event:  # the hot path: contacts straight to the partition state
+                        outcome = apply(item, topic, offset)
+                    else:
+                        outcome = self._apply(partition, state, item, topic, offset, rebuilding=False)
                     if outcome is Outcome.COUNTED:
                         counted[topic] += 1
                         if item.time > newest[topic]:
@@ -283,7 +308,7 @@ class Folder:
                     elif outcome is Outcome.LATE:
                         metrics.EVENTS_LATE.labels(topic).inc()
                         if late_to_deadletter:
-                            horizon = board.horizon if isinstance(item, AgentEvent) else state.closed_until
+                            horizon = self._horizon(partition, state, item)
                             reason = f"late: event time is before the closed horizon {iso(horizon)}"
                             await self._dead_letter(record, "late", reason, *self._element(record, index, decoded.batched))
             self._next_offset[(topic, partition)] = records[-1].offset + 1
@@ -372,30 +397,63 @@ class Folder:
         )
 
     def _apply(
-        self, partition: int, state: PartitionState, item: Event | AgentEvent, topic: str, offset: int, rebuilding: bool
+        self, partition: int, state: PartitionState, item: Decoded, topic: str, offset: int, rebuilding: bool
     ) -> Outcome:
+        """Contacts go to the partition state; agents, tickets and customers to their recomputing
+        boards, which deduplicate by event id and need no offset fences."""
+        if isinstance(item, Event):
+            return state.apply(item, topic, offset, rebuilding)
+        state.processed[topic] = offset
         if isinstance(item, AgentEvent):
-            state.processed[topic] = offset
             return self._boards[partition].apply(item)
-        return state.apply(item, topic, offset, rebuilding)
+        if isinstance(item, TicketEvent):
+            return self._tickets[partition].apply(item)
+        return self._accounts[partition].apply(item)
 
-    def _flush_agents(self, partition: int) -> None:
-        """Agent time and the live agent records first: the progress record of the contacts' write
-        that follows marks the end of the whole write for the read side."""
-        slots, live, timelines = self._boards[partition].take_changes()
+    def _horizon(self, partition: int, state: PartitionState, item: Decoded) -> float:
+        """Before when an event of this kind is late."""
+        if isinstance(item, AgentEvent):
+            return self._boards[partition].horizon
+        if isinstance(item, TicketEvent):
+            return self._tickets[partition].horizon
+        if isinstance(item, AccountEvent):
+            return self._accounts[partition].horizon
+        return state.closed_until
+
+    def _send_recomputed(
+        self, partition: int, kinds: tuple[str, str, str], slots: dict[Slot, dict[Pair, BucketStats]], live: Any,
+        persisted: dict[str, list[Any] | None],
+    ) -> None:  # fmt: skip
+        """A recomputing board's changes: whole slots of buckets, its live record (None: unchanged)
+        and its entities' events in the state table (None: the entity left state). ``kinds`` names
+        the slot records, the live record and the table entries."""
+        slot_kind, live_kind, table_kind = kinds
         version = time.time_ns()
         for slot, buckets in slots.items():
-            value = snapshot.agent_slot_entries(buckets, version)
-            self._snapshots[slot[0]].send_soon(key=snapshot.snapshot_agent_slot_key(partition, slot), value=value, partition=partition)
+            key = snapshot.snapshot_share_slot_key(slot_kind, partition, slot)
+            self._snapshots[slot[0]].send_soon(key=key, value=snapshot.share_slot_entries(buckets, version), partition=partition)
         if live is not None:
-            value = snapshot.encode_json(live)
-            self._snapshots[INTERVAL].send_soon(key=snapshot.snapshot_agents_key(partition), value=value, partition=partition)
-        for agent_id, timeline in timelines.items():
-            self._write(partition, snapshot.agent_table_key(partition, agent_id), None if timeline is None else snapshot.encode_json(timeline))
+            key = snapshot.snapshot_live_key(live_kind, partition)
+            self._snapshots[INTERVAL].send_soon(key=key, value=snapshot.encode_json(live), partition=partition)
+        for entity_id, events in persisted.items():
+            entry = snapshot.entity_table_key(table_kind, partition, entity_id)
+            self._write(partition, entry, None if events is None else snapshot.encode_json(events))
+
+    def _flush_recomputed(self, partition: int) -> None:
+        """Agent time, tickets and customers first: the progress record of the contacts' write that
+        follows marks the end of the whole write for the read side."""
+        slots, agents_live, timelines = self._boards[partition].take_changes()
+        self._send_recomputed(partition, ("agent-slot", "agents", "a"), slots, agents_live, timelines)
+        slots, backlog, ticket_events = self._tickets[partition].take_changes()
+        backlog_value = None if backlog is None else [[queue, channel, count] for (queue, channel), count in backlog.items()]
+        self._send_recomputed(partition, ("ticket-slot", "tickets", "t"), slots, backlog_value, ticket_events)
+        slots, anchor, customer_events = self._accounts[partition].take_changes()
+        anchor_value = None if anchor is None else anchor._asdict()
+        self._send_recomputed(partition, ("customer-slot", "customers", "c"), slots, anchor_value, customer_events)
 
     async def flush(self, partition: int, close: bool) -> None:
         state = self._states[partition]
-        self._flush_agents(partition)
+        self._flush_recomputed(partition)
         if close:
             state.close(self._close_watermark(partition, state))
         writes = self._writers[partition].writes(state, state.take_changes(), close)
@@ -465,7 +523,9 @@ class Folder:
         metrics.CONTACTS_TRACKED.set(sum(s.contacts_tracked for s in states))
         metrics.CUSTOMERS_TRACKED.set(sum(s.customers_tracked for s in states))
         metrics.BUCKETS_HELD.set(sum(len(s.buckets) for s in states))
-        metrics.AGENTS_TRACKED.set(sum(b.agents_tracked for b in self._boards.values()))
+        metrics.AGENTS_TRACKED.set(sum(b.tracked for b in self._boards.values()))
+        metrics.TICKETS_TRACKED.set(sum(b.tracked for b in self._tickets.values()))
+        metrics.ACCOUNTS_TRACKED.set(sum(b.tracked for b in self._accounts.values()))
         metrics.PARTITIONS_OWNED.set(len(self._states))
 
     @staticmethod

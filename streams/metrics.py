@@ -50,6 +50,14 @@ AGENTS_TRACKED = Gauge(
     "cxpulse_worker_agents_tracked",
     "Agents whose recent state events the worker keeps (bounded by the agent horizon, 36 h).",
 )
+TICKETS_TRACKED = Gauge(
+    "cxpulse_worker_tickets_tracked",
+    "Tickets whose events the worker keeps (bounded by tickets.horizon_days after their last event).",
+)
+ACCOUNTS_TRACKED = Gauge(
+    "cxpulse_worker_account_customers_tracked",
+    "Customers whose account events the worker keeps (active ones, and those with recent events).",
+)
 PARTITIONS_OWNED = Gauge(
     "cxpulse_worker_partitions",
     "Source partitions whose state this worker holds.",
@@ -69,3 +77,4 @@ def initialise() -> None:
             counter.labels(topic)
         for kind in (*INVALID_KINDS, "late", "future", "past"):
             EVENTS_DEADLETTERED.labels(topic, kind)
+    EVENTS_DEADLETTERED.labels(topics.ACCOUNTS, "currency")

@@ -25,6 +25,7 @@ def describe(kpi: Kpi) -> dict[str, Any]:
         "unit": kpi.unit,
         "display": kpi.display,
         "better": kpi.better,
+        "indicator": kpi.indicator,
         "thresholds": kpi.judged,
         "volume": list(kpi.volume) if kpi.volume is not None else None,
         "metric": kpi.metric,

@@ -21,6 +21,10 @@ def one_field_set(name: str) -> BucketStats:
         return BucketStats(missed=3, missed_by_agent={"ann": 2, "bob": 1})
     if name == "aux_reason_s":
         return BucketStats(aux_s=7.5, aux_reason_s={"break": 5.0, "lunch": 2.5})
+    if name == "resolution_bins":
+        return BucketStats(resolution_bins={3600: 2})
+    if name == "ticket_categories":
+        return BucketStats(ticket_categories={"billing": 2})
     return BucketStats(**{name: 7})
 
 
@@ -45,6 +49,9 @@ def test_add_covers_every_field(name: str) -> None:
         return
     if name == "aux_reason_s":
         assert (total.aux_s, total.aux_reason_s) == (15.0, {"break": 10.0, "lunch": 5.0})
+        return
+    if name in ("resolution_bins", "ticket_categories"):
+        assert getattr(total, name) == {key: 4 for key in value}
         return
     expected = [2 * v for v in value] if isinstance(value, list) else 2 * value
     assert getattr(total, name) == expected

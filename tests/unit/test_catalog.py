@@ -17,7 +17,8 @@ import pytest
 from api.routers.catalog import CATALOG
 from kpis.book import KpiBook
 from kpis.buckets import BucketStats
-from kpis.catalog import JUDGED, KPIS, LIVE, WINDOWED, Display, Kpi
+from kpis.catalog import COMPANY_WIDE, JUDGED, KPIS, LIVE, WINDOWED, Display, Kpi
+from kpis.rules import AccountRules, QueueRules
 from kpis.scales import SURVEY_SCALES
 from kpis.state import MINUTE, BucketKey
 from kpis.thresholds import Thresholds, ThresholdsFile
@@ -47,31 +48,55 @@ def full_bucket() -> BucketStats:
         scores={scale.name: [1] * scale.size for scale in SURVEY_SCALES},
         resolved_true=3, resolved_answers=4, known_customer_offered=8, repeat_offered=2,
         missed=1, transferred=1, staffed_s=900, available_s=300, on_contact_s=400, agent_acw_s=100, aux_s=100,
-        aux_reason_s={"break": 100}, messages_scored=4, sentiment_positive=1, sentiment_neutral=1,
+        aux_reason_s={"break": 100}, tickets_created=3, tickets_resolved=2, tickets_reopened=1, complaints=1,
+        resolution_sum_s=7200, resolutions_timed=2, resolution_bins={3600: 2}, first_response_sum_s=600, first_responses=2,
+        ticket_categories={"billing": 3}, messages_scored=4, sentiment_positive=1, sentiment_neutral=1,
         sentiment_negative=2, sentiment_score_sum=0.15,
     )  # fmt: skip
+
+
+def customers_bucket() -> BucketStats:
+    """Account counters for the all-queues row: joins, a churn and purchases."""
+    return BucketStats(customers_joined=10, customers_net=9, customers_churned=1, purchases=4, revenue=400.0)
+
+
+def costed_rules(queue: str) -> QueueRules:
+    return QueueRules(hourly_cost=30, fixed_cost_per_day=96)
 
 
 def test_names_and_metrics_are_unique_and_named_by_unit() -> None:
     assert len(set(NAMES)) == len(NAMES)
     assert len({kpi.metric for kpi in KPIS}) == len(KPIS)
-    suffix = {"ratio": ("_ratio",), "seconds": ("_seconds",), "score": ("_score",), "count": ("_contacts", "_responses", "_agents", "_messages")}
+    suffix = {
+        "ratio": ("_ratio",), "seconds": ("_seconds",), "score": ("_score",), "amount": ("_amount",),
+        "count": ("_contacts", "_responses", "_agents", "_tickets", "_customers", "_purchases", "_messages"),
+    }  # fmt: skip
     for kpi in KPIS:
         assert kpi.metric.startswith("cxpulse_") and kpi.metric.endswith(suffix[kpi.unit]), kpi
         assert (kpi.kind == "window") == kpi.metric.startswith("cxpulse_window_"), kpi
 
 
 def test_rows_carry_every_kpi_in_catalog_order() -> None:
-    book = KpiBook(Settings().rules)
+    """Every windowed KPI has a value where it applies: a queue's row for the queue KPIs, the
+    all-queues row for the company-wide customer KPIs (null in every narrower row)."""
+    book = KpiBook(costed_rules, accounts=AccountRules(lifespan_years=5))
     book.put(0, BucketKey(MINUTE, "sales", "voice", T0 - 120), full_bucket())
+    book.put_customers(0, BucketKey(MINUTE, "*", "*", T0 - 900), customers_bucket())  # before the window: at its start
+    book.put_customers(0, BucketKey(MINUTE, "*", "*", T0 - 120), customers_bucket())
     (row,) = book.rows(Window.M15, T0, queue="sales", channel="voice")
     assert [key for key in row if key in NAMES] == NAMES
-    assert all(row[kpi.name] is not None for kpi in WINDOWED), row
+    assert all(row[kpi.name] is not None for kpi in WINDOWED if kpi.name not in COMPANY_WIDE), row
+    assert all(row[name] is None for name in COMPANY_WIDE), row
+    (company,) = book.rows(Window.M15, T0, queue="*", channel="*")
+    assert [kpi.name for kpi in WINDOWED if company[kpi.name] is None] == [], company
 
 
 def test_metrics_export_every_kpi_gauge() -> None:
     reader = FakeReader()
+    reader.book = KpiBook(costed_rules, accounts=AccountRules(lifespan_years=5))
     reader.book.put(0, BucketKey(MINUTE, "sales", "voice", T0 - 120), full_bucket())
+    reader.book.put_customers(0, BucketKey(MINUTE, "*", "*", T0 - 900), customers_bucket())
+    reader.book.put_customers(0, BucketKey(MINUTE, "*", "*", T0 - 120), customers_bucket())
     reader.book.put_agents(0, [AVAILABLE_AGENT])  # so that waiting per available agent has a value
     reader.become_ready()
     reader.view.refresh()
@@ -88,8 +113,8 @@ def thresholds_on_everything() -> Thresholds:
 
 def test_every_judged_kpi_takes_a_threshold_gets_a_status_and_renders_an_alert() -> None:
     thresholds = thresholds_on_everything()
-    row = {kpi.name: 1.0 for kpi in KPIS} | {"answered": 50, "abandoned": 50, "handled": 50, "surveys": 50, "offered": 50,
-                                                "messages_scored": 50}
+    row = {kpi.name: 1.0 for kpi in KPIS} | {"answered": 50, "abandoned": 50, "handled": 50, "surveys": 50, "offered": 50, "tickets_created": 50, "tickets_resolved": 50,
+                                            "messages_scored": 50}
     status = thresholds.status(lambda window: row, "sales", "voice")
     assert set(status) == {kpi.name for kpi in JUDGED} and None not in status.values()
     rules = alert_rules.kpi_rules(thresholds)["groups"][0]["rules"]
@@ -148,3 +173,15 @@ def test_a_kpi_from_existing_counters_is_one_entry(monkeypatch: pytest.MonkeyPat
     book.put(0, BucketKey(MINUTE, "sales", "voice", T0 - 120), full_bucket())
     (row,) = book.rows(Window.M15, T0, queue="sales", channel="voice")
     assert row["answer_rate"] == 0.6  # 6 answered of 10 offered
+
+
+def test_every_judged_kpi_is_leading_or_lagging_and_counts_are_neither() -> None:
+    """The scorecard splits on this field: a judged KPI without a side would vanish from it."""
+    sides = {kpi.name: kpi.indicator for kpi in KPIS}
+    for name in ("asa_s", "wait_p90_s", "service_level", "abandon_rate", "waiting_now", "longest_waiting_s"):
+        assert sides[name] == "leading", name
+    for name in ("csat", "nps", "fcr_survey", "fcr_repeat", "aht_s", "csat_mean"):
+        assert sides[name] == "lagging", name
+    assert all(kpi.indicator in ("leading", "lagging") for kpi in JUDGED)
+    assert all(kpi.indicator is None for kpi in KPIS if kpi.unit == "count" and not kpi.judged)
+    assert [entry["indicator"] for entry in CATALOG["kpis"]] == list(sides.values())

@@ -64,3 +64,9 @@ def test_text_that_a_spreadsheet_would_run_as_a_formula_stays_text_but_negative_
     assert cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert cell("@sales") == "'@sales" and cell("-vip") == "'-vip" and cell("+44 line") == "'+44 line"
     assert cell(-35) == "-35" and cell(-12.5) == "-12.5" and cell("billing") == "billing"
+
+
+def test_tickets_per_category_are_one_cell() -> None:
+    row = {name: None for name in columns()} | {"queue": "billing", "tickets_by_category": {"billing": 3, "refund": 1}}
+    header, line = render([row]).splitlines()
+    assert header.endswith(",tickets_by_category") and line.endswith(",billing=3;refund=1")

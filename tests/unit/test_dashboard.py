@@ -18,7 +18,7 @@ from service.settings import load_thresholds
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "deploy/grafana/dashboards/cxpulse-overview.json"
 THRESHOLDS = REPO / "deploy/alerts/thresholds.yaml"
-GRAFANA_UNITS = {"count": "none", "ratio": "percentunit", "seconds": "s", "score": "none"}
+GRAFANA_UNITS = {"count": "none", "ratio": "percentunit", "seconds": "s", "score": "none", "amount": "none"}
 
 
 def committed() -> dict[str, Any]:

@@ -55,6 +55,9 @@ def test_the_example_settings_file_is_valid_and_complete() -> None:
     assert settings.rules("anything-else").day_start == "00:00"
     assert settings.rules("billing").week_start is Weekday.SUNDAY
     assert settings.rules("support-de").week_start is Weekday.MONDAY
+    assert (settings.rules("billing").hourly_cost, settings.rules("billing").fixed_cost_per_day) == (32.5, 400)
+    assert settings.rules("support-de").hourly_cost == 0  # not configured: cost per contact null
+    assert (settings.accounts.currency, settings.accounts.lifespan_years, settings.tickets.horizon_days) == ("EUR", None, 90)
 
 
 def test_queue_rules_are_validated_by_name(tmp_path: Path) -> None:
