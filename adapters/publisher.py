@@ -10,7 +10,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
 from streams import topics
-from streams.contract import ACCOUNT_TYPES, AGENT_TYPES, SURVEY_TYPE, TICKET_TYPES, record_key
+from streams.contract import ACCOUNT_TYPES, AGENT_TYPES, CHAT_TYPES, SURVEY_TYPE, TICKET_TYPES, record_key
 
 
 def topic_of(event: dict[str, Any]) -> str:
@@ -22,6 +22,8 @@ def topic_of(event: dict[str, Any]) -> str:
         return topics.ACCOUNTS
     if event["type"] == SURVEY_TYPE:
         return topics.SURVEYS
+    if event["type"] in CHAT_TYPES:
+        return topics.CHATS
     return topics.topic_for_channel(event["channel"])
 
 

@@ -14,7 +14,7 @@ from api.ingest import BrokerUnavailable, IngestPublisher
 from api.ingest_metrics import IngestMetrics
 from service.settings import IngestSettings, Settings
 from streams import topics
-from streams.contract import ACCOUNT_TYPES, AGENT_TYPES, SURVEY_TYPE, TICKET_TYPES, validate
+from streams.contract import ACCOUNT_TYPES, AGENT_TYPES, CHAT_TYPES, SURVEY_TYPE, TICKET_TYPES, validate
 
 Status = Literal["accepted", "rejected", "skipped"]
 
@@ -79,7 +79,8 @@ async def read_body(request: Request, settings: IngestSettings) -> bytes:
 def check(event: dict[str, Any]) -> None:
     """Raises InvalidEvent unless the event satisfies the contract (its topic's schema), so the
     worker never sees from an HTTP door what it would dead-letter."""
-    validate(event, topic_of(event) if event.get("type") in (SURVEY_TYPE, *AGENT_TYPES, *TICKET_TYPES, *ACCOUNT_TYPES) else topics.CALLS)
+    routed = (SURVEY_TYPE, *AGENT_TYPES, *TICKET_TYPES, *ACCOUNT_TYPES, *CHAT_TYPES)
+    validate(event, topic_of(event) if event.get("type") in routed else topics.CALLS)
 
 
 # The ingest dependencies are coroutines: FastAPI runs a plain function in a worker thread, and at a

@@ -51,6 +51,9 @@ COUNTERS: tuple[tuple[str, str, Callable[[BucketStats], float]], ...] = (
         "Talk, hold and after-contact work of handled contacts.",
         lambda s: s.talk_sum_s + s.hold_sum_s + s.acw_sum_s,
     ),
+    # The day's negative share for the sentiment jump alert: increase(negative) / increase(scored).
+    ("cxpulse_sentiment_messages_scored_total", "Customers' messages and survey comments scored.", lambda s: s.messages_scored),
+    ("cxpulse_sentiment_messages_negative_total", "Customers' messages and comments scored negative.", lambda s: s.sentiment_negative),
 )
 # Upper bounds of the wait histogram: every one is a bin edge of kpis.buckets.wait_bin, so each
 # wait falls on the right side of every bound and the buckets are exact.

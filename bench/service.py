@@ -91,6 +91,7 @@ class Service:
             CXPULSE_BROKER__PORT=str(self.broker_port),
             CXPULSE_API__PORT=str(self.api_port),
             CXPULSE_WORKER__METRICS_PORT=str(self.metrics_port),
+            CXPULSE_SENTIMENT__METRICS_PORT=str(free_port()),
             CXPULSE_WORKER__APP_ID=f"cxpulse-bench-{os.getpid()}",
             CXPULSE_WORKER__DATA_DIR=str(self.workdir / "worker-data"),
         )

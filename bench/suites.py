@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api, asterisk, ingest, pipeline, recovery, scale
+from bench import api, asterisk, ingest, pipeline, recovery, scale, sentiment
 
 
 @dataclass(frozen=True)
@@ -35,4 +35,5 @@ SUITES: tuple[Suite, ...] = (
     Suite(ingest.NAME, ingest.SUMMARY, ingest.DESCRIPTION, ingest.add_arguments, ingest.run),
     Suite(asterisk.NAME, asterisk.SUMMARY, asterisk.DESCRIPTION, asterisk.add_arguments, asterisk.run),
     Suite(recovery.NAME, recovery.SUMMARY, recovery.DESCRIPTION, recovery.add_arguments, recovery.run),
+    Suite(sentiment.NAME, sentiment.SUMMARY, sentiment.DESCRIPTION, sentiment.add_arguments, sentiment.run),
 )

@@ -64,6 +64,12 @@ class BucketStats:
     agent_acw_s: float = 0.0
     aux_s: float = 0.0
     aux_reason_s: dict[str, float] = field(default_factory=dict)
+    # Customers' chat messages and survey comments scored by `cxpulse sentiment` (chat.sentiment).
+    messages_scored: int = 0
+    sentiment_positive: int = 0
+    sentiment_neutral: int = 0
+    sentiment_negative: int = 0
+    sentiment_score_sum: float = 0.0
     # Tickets (kpis/tickets.py): steps booked at their own time, durations from the ticket's creation.
     tickets_created: int = 0
     tickets_resolved: int = 0
@@ -116,6 +122,11 @@ class BucketStats:
         self.on_contact_s += other.on_contact_s
         self.agent_acw_s += other.agent_acw_s
         self.aux_s += other.aux_s
+        self.messages_scored += other.messages_scored
+        self.sentiment_positive += other.sentiment_positive
+        self.sentiment_neutral += other.sentiment_neutral
+        self.sentiment_negative += other.sentiment_negative
+        self.sentiment_score_sum += other.sentiment_score_sum
         self.tickets_created += other.tickets_created
         self.tickets_resolved += other.tickets_resolved
         self.tickets_reopened += other.tickets_reopened
@@ -187,6 +198,11 @@ class BucketStats:
         self.on_contact_s -= other.on_contact_s
         self.agent_acw_s -= other.agent_acw_s
         self.aux_s -= other.aux_s
+        self.messages_scored -= other.messages_scored
+        self.sentiment_positive -= other.sentiment_positive
+        self.sentiment_neutral -= other.sentiment_neutral
+        self.sentiment_negative -= other.sentiment_negative
+        self.sentiment_score_sum -= other.sentiment_score_sum
         self.tickets_created -= other.tickets_created
         self.tickets_resolved -= other.tickets_resolved
         self.tickets_reopened -= other.tickets_reopened
@@ -224,8 +240,9 @@ class BucketStats:
                 reasons[reason] = reasons.get(reason, 0.0) - seconds
 
     def round_durations(self) -> None:
-        """Sums of seconds to the microsecond: a sum kept up to date by adding and subtracting buckets
-        then equals the same sum made afresh, where the last binary digits would differ."""
+        """Sums of seconds to the microsecond (and of sentiment scores, given to 4 decimals, to 6): a
+        sum kept up to date by adding and subtracting buckets then equals the same sum made afresh,
+        where the last binary digits would differ."""
         self.answered_wait_sum_s = round(self.answered_wait_sum_s, 6)
         self.abandoned_wait_sum_s = round(self.abandoned_wait_sum_s, 6)
         self.talk_sum_s = round(self.talk_sum_s, 6)
@@ -236,6 +253,7 @@ class BucketStats:
         self.on_contact_s = round(self.on_contact_s, 6)
         self.agent_acw_s = round(self.agent_acw_s, 6)
         self.aux_s = round(self.aux_s, 6)
+        self.sentiment_score_sum = round(self.sentiment_score_sum, 6)
         self.resolution_sum_s = round(self.resolution_sum_s, 6)
         self.first_response_sum_s = round(self.first_response_sum_s, 6)
         self.revenue = round(self.revenue, 6)
@@ -251,6 +269,18 @@ class BucketStats:
         if counts is None:
             counts = self.scores[scale.name] = [0] * scale.size
         counts[answer - scale.lowest] += 1
+
+    def add_sentiment(self, score: float, label: str) -> None:
+        """One scored message. The label is the scorer's (kept with the score on the topic), so the
+        counts never depend on this code's idea of the thresholds."""
+        self.messages_scored += 1
+        self.sentiment_score_sum += score
+        if label == "positive":
+            self.sentiment_positive += 1
+        elif label == "negative":
+            self.sentiment_negative += 1
+        else:
+            self.sentiment_neutral += 1
 
     def add_wait(self, wait_s: float) -> None:
         """A known wait of an answered or (not short) abandoned contact, for max and p90."""
@@ -328,6 +358,16 @@ class BucketStats:
             data["aux_s"] = self.aux_s
         if self.aux_reason_s:
             data["aux_reason_s"] = self.aux_reason_s
+        if self.messages_scored:
+            data["messages_scored"] = self.messages_scored
+        if self.sentiment_positive:
+            data["sentiment_positive"] = self.sentiment_positive
+        if self.sentiment_neutral:
+            data["sentiment_neutral"] = self.sentiment_neutral
+        if self.sentiment_negative:
+            data["sentiment_negative"] = self.sentiment_negative
+        if self.sentiment_score_sum:
+            data["sentiment_score_sum"] = self.sentiment_score_sum
         for name in _TICKETS_AND_CUSTOMERS:
             value = getattr(self, name)
             if value:

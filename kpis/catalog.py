@@ -234,6 +234,22 @@ KPIS: Final[tuple[Kpi, ...]] = (
     ),
     *(_scale_mean(scale) for scale in SURVEY_SCALES),
     _count(
+        "messages_scored", "quality", "Messages scored", "cxpulse_window_sentiment_scored_messages",
+        "Customers' chat messages and survey comments scored for sentiment in the window.", "sentiment",
+    ),  # fmt: skip
+    Kpi(
+        "sentiment_mean", "quality", "Sentiment (mean)", "score", "score", "higher", "cxpulse_window_sentiment_mean_score",
+        "Mean sentiment score of customers' messages, -1..1.", "sentiment",
+        formula=lambda c: formulas.mean(c.stats.sentiment_score_sum, c.stats.messages_scored), volume=("messages_scored",),
+        indicator="leading",
+    ),
+    Kpi(
+        "sentiment_negative_share", "quality", "Negative messages", "ratio", "percent", "lower",
+        "cxpulse_window_sentiment_negative_ratio", "Share of customers' scored messages that are negative, 0..1.",
+        "sentiment", formula=lambda c: formulas.ratio(c.stats.sentiment_negative, c.stats.messages_scored),
+        volume=("messages_scored",), indicator="leading",
+    ),
+    _count(
         "missed", "agents", "Missed offers", "cxpulse_window_missed_contacts",
         "Contacts offered to an agent who did not answer.", "agent-time",
     ),  # fmt: skip

@@ -26,6 +26,8 @@ class Event:
     hold_s: float | None = None
     acw_s: float | None = None
     answers: dict[str, Any] | None = None  # a survey's scores by scale name, and ``resolved``
+    score: float | None = None  # a chat.sentiment's compound score, -1..1
+    label: str | None = None  # a chat.sentiment's label: positive, neutral or negative
 
 
 AGENT_STATES = ("logged_out", "available", "on_contact", "after_contact_work", "aux")

@@ -14,9 +14,9 @@ Exactness rests on three ideas:
   re-read ahead of another's, and the two runs' prefixes together cover pairs that neither run
   applied. So re-reading source events that were counted already (after a crash, a rebalance, or
   at-least-once redelivery) changes nothing, while contact state is rebuilt.
-- Pending effects. A duration or a survey's queue that depends on an event not seen yet is parked
-  on the contact and booked, into the bucket of the event it belongs to, when that event arrives:
-  the result is the same as in event-time order.
+- Pending effects. A duration, or the queue of a survey or of a chat message's sentiment, that
+  depends on an event not seen yet is parked on the contact and booked, into the bucket of the
+  event it belongs to, when that event arrives: the result is the same as in event-time order.
 - Closing. A bucket closes when the partition's event time has passed its end by the grace period;
   closed buckets are final, leave memory, and later events for them are late.
 """
@@ -40,6 +40,11 @@ INTERVAL = 900
 SIZES = (MINUTE, INTERVAL)
 UNKNOWN = "unknown"
 CLOSED_MARK = "~closed"  # closing as a pseudo-topic: effects of closing are fenced by the boundary
+# Effects booked in the contact's queue and channel when their event names none: they wait for it.
+FOLLOWERS = ("survey", "sentiment")
+# A chat message is scored by `cxpulse sentiment`, whose chat.sentiment is what counts: the message
+# itself leaves no state here (chats carry many per contact, and the contact horizon would keep them).
+IGNORED_TYPES = frozenset({"chat.message"})
 
 Source = tuple[str, int]
 Pair = tuple[str, str]
@@ -87,6 +92,7 @@ class Outcome(Enum):
     COUNTED = "counted"
     DUPLICATE = "duplicate"
     LATE = "late"
+    IGNORED = "ignored"
 
 
 @dataclass(slots=True)
@@ -99,12 +105,13 @@ class Bucket:
 class _Pending:
     """An effect waiting for an earlier event of the same contact: what it is, and whose bucket."""
 
-    kind: str  # "answered", "abandoned" (wait), "talk", "acw", "survey"
+    kind: str  # "answered", "abandoned" (wait), "talk", "acw", "survey", "sentiment"
     at: float
     queue: str | None
     channel: str | None
     origin: Source
     survey: dict[str, Any] | None = None
+    sentiment: tuple[float, str] | None = None  # (score, label)
 
 
 @dataclass(slots=True)
@@ -168,7 +175,7 @@ class PartitionState:
         self.processed: dict[str, int] = {}
         self._contacts: dict[str, _Contact] = {}
         self._contact_expiry: list[tuple[float, str]] = []  # heap of (last seen, contact), may be stale
-        self._parked_surveys: set[str] = set()  # contacts with a survey waiting for their queue
+        self._parked: set[str] = set()  # contacts with a survey or a sentiment waiting for their queue
         self._customers: dict[str, list[Offer]] = {}
         self._customer_expiry: list[tuple[float, str]] = []  # heap of (newest offer, customer), may be stale
         self._waiting: dict[str, tuple[str, str, float]] = {}
@@ -211,6 +218,8 @@ class PartitionState:
         than the closed horizon still updates contact state (closed buckets ignore its effects),
         because it was counted when it first came, before its buckets closed."""
         self.processed[topic] = offset
+        if event.type in IGNORED_TYPES:
+            return Outcome.IGNORED
         contact = self._contacts.get(event.contact_id)
         if contact is not None and event.event_id in contact.event_ids:
             return Outcome.DUPLICATE
@@ -228,12 +237,18 @@ class PartitionState:
             contact.last_seen = event.time
         source = (topic, offset)
         if event.type == "survey.submitted":
-            self._survey(contact, event, source)
+            self._follow(contact, event, _Pending("survey", event.time, event.queue, event.channel, source,
+                                                  survey=event.answers))
+            return Outcome.COUNTED
+        if event.type == "chat.sentiment":
+            assert event.score is not None and event.label is not None  # the contract requires both
+            self._follow(contact, event, _Pending("sentiment", event.time, event.queue, event.channel, source,
+                                                  sentiment=(event.score, event.label)))
             return Outcome.COUNTED
         if contact.queue is None:
             contact.queue, contact.channel, contact.queue_source = event.queue, event.channel, source
-            self._resolve(contact, "survey", source)
-            self._parked_surveys.discard(event.contact_id)
+            self._resolve(contact, source)
+            self._parked.discard(event.contact_id)
         handler = self._handlers[event.type]
         handler(self, contact, event, source)
         return Outcome.COUNTED
@@ -377,17 +392,31 @@ class PartitionState:
         for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, held):
             stats.acw_sum_s += acw
 
-    def _survey(self, contact: _Contact, event: Event, source: Source) -> None:
-        pending = _Pending("survey", event.time, event.queue, event.channel, source, survey=event.answers)
+    def _follow(self, contact: _Contact, event: Event, pending: _Pending) -> None:
+        """A survey or a sentiment: booked in its own queue and channel when it names both, otherwise
+        in the contact's, parked until a contact event brings them (the effect then depends on both)."""
+        source = pending.origin
         if pending.queue is not None and pending.channel is not None:
-            self._book_survey(pending, (source,))
+            self._book_follower(pending, (source,))
         elif contact.queue is None or contact.queue_source is None:
             contact.pending.append(pending)
-            self._parked_surveys.add(event.contact_id)
+            self._parked.add(event.contact_id)
         else:
             pending.queue = pending.queue or contact.queue
             pending.channel = pending.channel or contact.channel
-            self._book_survey(pending, (source, contact.queue_source))
+            self._book_follower(pending, (source, contact.queue_source))
+
+    def _book_follower(self, pending: _Pending, held: Held) -> None:
+        if pending.kind == "survey":
+            self._book_survey(pending, held)
+        else:
+            self._book_sentiment(pending, held)
+
+    def _book_sentiment(self, pending: _Pending, held: Held) -> None:
+        assert pending.sentiment is not None
+        score, label = pending.sentiment
+        for stats in self._targets(pending.queue or UNKNOWN, pending.channel or UNKNOWN, pending.at, held):
+            stats.add_sentiment(score, label)
 
     def _book_survey(self, pending: _Pending, held: Held) -> None:
         answers = pending.survey or {}
@@ -401,12 +430,12 @@ class PartitionState:
                 stats.resolved_answers += 1
                 stats.resolved_true += bool(resolved)
 
-    def _resolve(self, contact: _Contact, kind: str, source: Source) -> None:
-        """Book parked surveys now that the contact's queue and channel are known."""
-        for pending in self._take_pending(contact, (kind,)):
+    def _resolve(self, contact: _Contact, source: Source) -> None:
+        """Book parked surveys and sentiments now that the contact's queue and channel are known."""
+        for pending in self._take_pending(contact, FOLLOWERS):
             pending.queue = pending.queue or contact.queue
             pending.channel = pending.channel or contact.channel
-            self._book_survey(pending, (pending.origin, source))
+            self._book_follower(pending, (pending.origin, source))
 
     @staticmethod
     def _take_pending(contact: _Contact, kinds: tuple[str, ...]) -> list[_Pending]:
@@ -497,7 +526,7 @@ class PartitionState:
         boundary = int((watermark - self._grace_s) // MINUTE) * MINUTE
         if boundary <= self.closed_until:
             return
-        self._settle_unknown_surveys(boundary)
+        self._settle_unknown_followers(boundary)
         self.closed_until = boundary
         for slot in [s for s in self._slots if s[0] + s[1] <= boundary]:
             buckets = self._closed[slot] = self._slots.pop(slot)
@@ -505,22 +534,22 @@ class PartitionState:
                 del self.buckets[BucketKey(slot[0], queue, channel, slot[1])]
         self._expire(watermark)
 
-    def _settle_unknown_surveys(self, boundary: int) -> None:
-        """A survey whose contact never showed up within the grace period goes to queue "unknown";
-        that effect depends on the survey and on closing up to ``boundary``."""
-        for contact_id in list(self._parked_surveys):
+    def _settle_unknown_followers(self, boundary: int) -> None:
+        """A survey or sentiment whose contact never showed up within the grace period goes to queue
+        "unknown"; that effect depends on its event and on closing up to ``boundary``."""
+        for contact_id in list(self._parked):
             contact = self._contacts.get(contact_id)
             if contact is None:
-                self._parked_surveys.discard(contact_id)
+                self._parked.discard(contact_id)
                 continue
-            for pending in self._take_pending(contact, ("survey",)):
+            for pending in self._take_pending(contact, FOLLOWERS):
                 if pending.at < boundary:
                     pending.queue, pending.channel = pending.queue or UNKNOWN, pending.channel or UNKNOWN
-                    self._book_survey(pending, (pending.origin, (CLOSED_MARK, boundary)))
+                    self._book_follower(pending, (pending.origin, (CLOSED_MARK, boundary)))
                 else:
                     contact.pending.append(pending)
-            if not any(p.kind == "survey" for p in contact.pending):
-                self._parked_surveys.discard(contact_id)
+            if not any(p.kind in FOLLOWERS for p in contact.pending):
+                self._parked.discard(contact_id)
 
     def _expire(self, watermark: float) -> None:
         """Forget contacts and customers too old to matter, from heaps ordered by when they were last
@@ -536,7 +565,7 @@ class PartitionState:
                 heapq.heappush(heap, (contact.last_seen, contact_id))
                 continue
             del self._contacts[contact_id]
-            self._parked_surveys.discard(contact_id)
+            self._parked.discard(contact_id)
             if self._waiting.pop(contact_id, None) is not None:
                 self._waiting_changed = True
         customer_floor = watermark - self._repeat_horizon_s - self._grace_s

@@ -99,11 +99,17 @@ class PipelineThresholds(_Strict):
     )
     lag_events: int = Field(default=10_000, ge=1, description="source events not yet reflected in served numbers")
     lag_for: str = "5m"
+    sentiment_lag_records: int = Field(
+        default=20_000, ge=1,
+        description="records of cx.chats and cx.surveys the sentiment scorer has not read, held for sentiment_lag_for "
+        "(a scorer behind by more than the grace period loses its scores as late)",
+    )
+    sentiment_lag_for: str = "10m"
     scrape_for: str = "2m"
     runbook: str = "https://runbooks.example.com/cxpulse/pipeline"
     team: str = Field(default="platform", pattern=r"^[A-Za-z0-9_.-]+$")
 
-    @field_validator("lag_for", "scrape_for")
+    @field_validator("lag_for", "scrape_for", "sentiment_lag_for")
     @classmethod
     def _duration(cls, value: str) -> str:
         duration_seconds(value)
@@ -155,12 +161,32 @@ class StaffingThresholds(_Strict):
         return value
 
 
+class SentimentJumpThresholds(_Strict):
+    """Customers' mood turning: the last 15 minutes' share of negative messages above the day's (the
+    last ``baseline``) by ``margin``, in a queue and channel. A jump, not a level: every queue has its
+    own normal (a cancellations queue is gloomier than sales), which a fixed threshold cannot know."""
+
+    margin: float = Field(default=0.15, gt=0, lt=1, description="how far the 15-minute share must be above the day's")
+    min_volume: int = Field(default=20, ge=1, description="scored messages in the 15 minutes below which it never fires")
+    baseline: str = Field(default="24h", description="how far back the day's share reaches (a Prometheus range)")
+    for_: str = Field(default="5m", alias="for", description="how long the jump must hold before the alert fires")
+    runbook: str = "https://runbooks.example.com/cxpulse/sentiment"
+    team: str = Field(default="quality", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @field_validator("baseline", "for_")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        duration_seconds(value)
+        return value
+
+
 class ThresholdsFile(_Strict):
     defaults: RuleSettings = RuleSettings()
     kpis: dict[str, KpiThreshold] = Field(default_factory=dict)
     pipeline: PipelineThresholds = PipelineThresholds()
     agent_states: dict[str, StateThreshold] = Field(default_factory=dict)
     staffing: StaffingThresholds = StaffingThresholds()
+    sentiment_jump: SentimentJumpThresholds = SentimentJumpThresholds()
 
     @field_validator("agent_states")
     @classmethod
@@ -328,6 +354,7 @@ class Thresholds:
     def __init__(self, document: ThresholdsFile) -> None:
         self.pipeline = document.pipeline
         self.staffing = document.staffing
+        self.sentiment_jump = document.sentiment_jump
         self.agent_states = AgentStateRules(document.agent_states)
         self.rules: dict[str, list[Rule]] = {}
         for kpi, threshold in document.kpis.items():

@@ -4,7 +4,8 @@ by the same numbers and nobody hand-edits PromQL per queue.
 Each threshold rule becomes one warning and one critical alert on the KPI's window gauge, gated by
 the KPI's volume and leaving out the pairs that a more specific override judges. Alertmanager
 inhibits a warning while the critical of the same KPI, queue and channel fires. Staffing has its
-own rule: contacts waiting where no agent is available.
+own rule: contacts waiting where no agent is available; so has sentiment: the negative share
+jumping above the day's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kpis.thresholds import Direction, Level, Rule, Thresholds
 KPI_RULES_FILE = "cxpulse-kpis.yml"
 PIPELINE_RULES_FILE = "cxpulse-pipeline.yml"
 AGENT_RULES_FILE = "cxpulse-agents.yml"
+SENTIMENT_RULES_FILE = "cxpulse-sentiment.yml"
 HEADER = "# Rendered by `cxpulse alerts render` from the thresholds file: edit that file, not this one.\n"
 
 # How an alert's summary shows the value, by the KPI's unit.
@@ -207,6 +209,53 @@ def agent_rules(thresholds: Thresholds) -> dict[str, Any]:
     return {"groups": [{"name": "cxpulse-agents", "rules": [rule]}]}
 
 
+def sentiment_rules(thresholds: Thresholds) -> dict[str, Any]:
+    """The 15-minute negative share against the day's, both per queue and channel; the day's from the
+    API's counters (increase over ``baseline``), so it is weighted by messages, not an average of
+    15-minute shares. A pair without a day's share (nothing scored) is not judged. And the scorer
+    falling behind, which the KPIs cannot show: a late score is simply missing from them."""
+    jump = thresholds.sentiment_jump
+    share, scored = (KPIS_BY_NAME[name].metric for name in ("sentiment_negative_share", "messages_scored"))
+    window = '{window="15m"}'
+    day = (
+        f"increase(cxpulse_sentiment_messages_negative_total[{jump.baseline}])\n"
+        f"    / increase(cxpulse_sentiment_messages_scored_total[{jump.baseline}])"
+    )
+    expression = (
+        f"{share}{window}\n"
+        f"  > on (queue, channel) (\n    {day}\n  ) + {jump.margin:g}\n"
+        f"  and on (queue, channel) {scored}{window} >= {jump.min_volume}"
+    )
+    rule = {
+        "alert": "CxpulseSentimentNegativeJump",
+        "expr": expression,
+        "for": jump.for_,
+        "labels": {"severity": "warning", "team": jump.team},
+        "annotations": {
+            "summary": (
+                "Negative messages in {{ $labels.queue }}/{{ $labels.channel }} at {{ $value | humanizePercentage }} "
+                f"over 15m, more than {jump.margin:g} above the last {jump.baseline}"
+            ),
+            "value": "{{ $value }}",
+            "runbook_url": jump.runbook,
+        },
+    }
+    pipeline = thresholds.pipeline
+    lagging = {
+        "alert": "CxpulseSentimentScorerLagging",
+        "expr": f"sum(max by (topic) (cxpulse_sentiment_lag_records)) > {pipeline.sentiment_lag_records}",
+        "for": pipeline.sentiment_lag_for,
+        "labels": {"severity": "warning", "team": pipeline.team},
+        "annotations": {
+            "summary": "The sentiment scorer is {{ $value }} records behind: scores come late, and past the grace period not at all",
+            "value": "{{ $value }}",
+            "threshold": str(pipeline.sentiment_lag_records),
+            "runbook_url": pipeline.runbook,
+        },
+    }
+    return {"groups": [{"name": "cxpulse-sentiment", "rules": [rule, lagging]}]}
+
+
 class _Dumper(yaml.SafeDumper):
     """Multi-line expressions as literal blocks, so the rendered PromQL reads as written."""
 
@@ -228,6 +277,7 @@ def render(thresholds: Thresholds) -> dict[str, str]:
         KPI_RULES_FILE: _dump(kpi_rules(thresholds)),
         PIPELINE_RULES_FILE: _dump(pipeline_rules(thresholds)),
         AGENT_RULES_FILE: _dump(agent_rules(thresholds)),
+        SENTIMENT_RULES_FILE: _dump(sentiment_rules(thresholds)),
     }
 
 

@@ -115,6 +115,33 @@ def _told_to_start(settings: Settings) -> bool:
     return bool(sys.stdin.readline())
 
 
+def _cmd_sentiment(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from prometheus_client import disable_created_metrics, start_http_server
+
+    from streams import sentiment
+
+    disable_created_metrics()
+    sentiment.initialise()
+    if settings.sentiment.metrics_port:
+        start_http_server(settings.sentiment.metrics_port, addr=settings.sentiment.metrics_host)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        consumer = sentiment.SentimentConsumer(
+            settings.bootstrap, settings.worker.app_id, settings.sentiment.survey_comments,
+            settings.sentiment.max_records, settings.worker.session_timeout_seconds,
+        )  # fmt: skip
+        await consumer.run(stop)
+
+    asyncio.run(main())
+    return 0
+
+
 def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -402,6 +429,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
                  "Run one Faust worker. Several workers share the partitions of the source topics. Serves its pipeline "
                  "metrics on worker.metrics_host:worker.metrics_port.")
     worker.add_argument("--standby", action="store_true", help="import everything, then wait for a line on stdin before joining the group (how `cxpulse run` keeps a worker ready to take over); exit at end of input")
+    add("sentiment", _cmd_sentiment, "score customers' chat messages and survey comments (VADER) for the sentiment KPIs",
+        "Read chat.message events (sender customer) on cx.chats and, unless sentiment.survey_comments is false, "
+        "the comment of survey.submitted events on cx.surveys; score each text locally with VADER (compound "
+        "score -1..1; positive at >= 0.05, negative at <= -0.05, neutral between; nothing is downloaded) and "
+        "publish a chat.sentiment event on cx.chats with the message's key and partition, which the worker folds "
+        "into sentiment_mean, sentiment_negative_share and messages_scored. Runs in its own consumer group "
+        "(<worker.app_id>-sentiment) and commits only what the broker acknowledged; scoring a message twice "
+        "counts once. `cxpulse run` starts it. Serves its metrics (scored, skipped, lag) on "
+        "sentiment.metrics_host:sentiment.metrics_port.")
     add("api", _cmd_api, "run the HTTP API (KPIs, health, metrics)",
         "Serve /v1/kpis, /healthz, /readyz, /metrics and /docs on api.host:api.port. Reads the KPI snapshot log "
         "itself, so any number of API processes can run beside the workers.")

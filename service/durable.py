@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from service.journal import Journal
+from service.membership import sentiment_group
 from service.recorder import Recorder
 from service.restore import restore
 from service.settings import Settings
@@ -60,14 +61,15 @@ async def bring_back(settings: Settings) -> tuple[Recorder, int]:
     also says how many source records came back."""
     journal, compacted = _journal(settings)
     journal.check_layout()
-    restored = await restore(settings.bootstrap, journal, compacted, settings.worker.app_id)
+    groups = (settings.worker.app_id, sentiment_group(settings.worker.app_id))
+    restored = await restore(settings.bootstrap, journal, compacted, groups)
     where = str(settings.broker.data_dir.resolve())
     if sum(restored.records.values()):
         log.info("restored the embedded broker's topics from the data directory", extra={"data_dir": where, **restored.describe()})
     else:
         log.info("nothing to restore: the data directory is new or empty; journaling to it from now", extra={"data_dir": where})
     recorder = Recorder(
-        settings.bootstrap, journal, set(topics.FOLDED_TOPICS), settings.worker.app_id, settings.broker.journal_sync_seconds
+        settings.bootstrap, journal, set(topics.FOLDED_TOPICS), groups, settings.broker.journal_sync_seconds
     )
     await recorder.start()
     return recorder, sum(restored.records.get(topic, 0) for topic in topics.FOLDED_TOPICS)

@@ -19,6 +19,15 @@ def worker_client_id(app_id: str, pid: int) -> str:
     return f"cxpulse-{app_id}-worker-{pid}"
 
 
+def sentiment_group(app_id: str) -> str:
+    """The sentiment scorer's consumer group: its own, so its progress never holds the worker's back."""
+    return f"{app_id}-sentiment"
+
+
+def sentiment_client_id(app_id: str, pid: int) -> str:
+    return f"cxpulse-{app_id}-sentiment-{pid}"
+
+
 async def remove_members(bootstrap: str, group: str, client_id: str) -> list[str]:
     """Make the group forget the members of this (dead) client; the member ids removed."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -2,7 +2,7 @@
 
 A plain consumer (no group) reads every partition of every cxpulse topic from where its journal
 file ends, and every ``broker.journal_sync_seconds`` the records read are written and fsynced,
-with the worker group's committed offsets. A kill of the whole run loses at most what came after
+with the committed offsets of cxpulse's consumer groups (the worker's, the sentiment scorer's). A kill of the whole run loses at most what came after
 the last sync (plus what this consumer had not read yet); a stop loses nothing, because the
 supervisor stops the worker and the API first, lets the recorder read every partition to its end,
 and stops the broker last.
@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from service.journal import Journal, Record
 
 log = logging.getLogger("cxpulse.journal")
+Groups = dict[str, dict[tuple[str, int], int]]  # committed offsets per consumer group
 
 FETCH_WAIT_MS = 200
 FINAL_DRAIN_TIMEOUT_S = 60.0
@@ -37,19 +38,20 @@ FINAL_DRAIN_TIMEOUT_S = 60.0
 class Recorder:
     """Keeps the journal up to date with the broker; ``close`` after the producers have stopped."""
 
-    def __init__(self, bootstrap: str, journal: Journal, sources: set[str], group: str, sync_seconds: float) -> None:
+    def __init__(self, bootstrap: str, journal: Journal, sources: set[str], groups: tuple[str, ...], sync_seconds: float) -> None:
         self._bootstrap = bootstrap
         self._journal = journal
         self._sources = sources
-        self._group = group
         self._sync_seconds = sync_seconds
         self._pending: dict[tuple[str, int], list[Record]] = defaultdict(list)
         self._stopping = asyncio.Event()
-        self._committed: dict[tuple[str, int], int] = {}
+        self._committed: Groups = {}
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=FETCH_WAIT_MS
         )
-        self._group_reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        self._group_readers = {
+            group: AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False) for group in groups
+        }
         self.task: asyncio.Task[None] | None = None
         self.synced_records = 0
 
@@ -59,11 +61,13 @@ class Recorder:
 
     async def start(self) -> None:
         await self._consumer.start()
-        await self._group_reader.start()
+        for reader in self._group_readers.values():
+            await reader.start()
         self._consumer.assign(self._partitions)
         for tp in self._partitions:
             self._consumer.seek(tp, self._journal.partitions[(tp.topic, tp.partition)].next_offset)
-        self._committed = self._journal.read_groups().get(self._group, {})
+        stored = self._journal.read_groups()
+        self._committed = {group: stored.get(group, {}) for group in self._group_readers}
         self.task = asyncio.create_task(self._run(), name="journal")
 
     async def _run(self) -> None:
@@ -104,18 +108,19 @@ class Recorder:
                 del self._pending[where][:count]
                 self.synced_records += count
 
-    async def _read_committed(self) -> dict[tuple[str, int], int]:
-        committed = dict(self._committed)
-        for tp in self._partitions:
-            if tp.topic in self._sources:
-                offset = await self._group_reader.committed(tp)
-                if offset is not None:
-                    committed[(tp.topic, tp.partition)] = offset
+    async def _read_committed(self) -> Groups:
+        committed = {group: dict(offsets) for group, offsets in self._committed.items()}
+        for group, reader in self._group_readers.items():
+            for tp in self._partitions:
+                if tp.topic in self._sources:
+                    offset = await reader.committed(tp)
+                    if offset is not None:
+                        committed[group][(tp.topic, tp.partition)] = offset
         return committed
 
-    def _save_committed(self, committed: dict[tuple[str, int], int]) -> None:
+    def _save_committed(self, committed: Groups) -> None:
         if committed != self._committed:
-            self._journal.write_groups({self._group: committed})
+            self._journal.write_groups(committed)
             self._committed = committed
 
     async def close(self) -> None:
@@ -132,7 +137,8 @@ class Recorder:
         finally:
             self._journal.close()
             await self._consumer.stop()
-            await self._group_reader.stop()
+            for reader in self._group_readers.values():
+                await reader.stop()
 
     async def _drain(self) -> None:
         committed = await self._read_committed()

@@ -57,7 +57,7 @@ class Restored:
         }
 
 
-async def restore(bootstrap: str, journal: Journal, compacted: set[str], group: str) -> Restored:
+async def restore(bootstrap: str, journal: Journal, compacted: set[str], groups: tuple[str, ...]) -> Restored:
     started = time.monotonic()
     restored = Restored()
     ends: dict[tuple[str, int], int] = {}
@@ -76,7 +76,7 @@ async def restore(bootstrap: str, journal: Journal, compacted: set[str], group: 
             restored.note(topic, records)
     finally:
         await producer.stop()
-    restored.committed = await _restore_committed(bootstrap, journal, group, ends)
+    restored.committed = sum([await _restore_committed(bootstrap, journal, group, ends) for group in groups])
     restored.seconds = time.monotonic() - started
     return restored
 
@@ -113,7 +113,7 @@ async def _send(producer: AIOKafkaProducer, topic: str, partition: int, record: 
 async def _restore_committed(
     bootstrap: str, journal: Journal, group: str, ends: dict[tuple[str, int], int]
 ) -> int:
-    """The worker group's committed offsets, never beyond what was restored: a commit past the end
+    """A group's committed offsets, never beyond what was restored: a commit past the end
     would send the worker back to the earliest offset."""
     offsets = {
         TopicPartition(topic, partition): min(offset, ends.get((topic, partition), 0))

@@ -179,6 +179,16 @@ class WorkerSettings(_Section):
     )
 
 
+class SentimentSettings(_Section):
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9103, ge=0, le=65535, description="0 turns the sentiment scorer's /metrics off")
+    survey_comments: bool = Field(default=True, description="also score the comment of survey.submitted events")
+    max_records: int = Field(
+        default=500, ge=1, le=100_000,
+        description="most records scored between two commits: what a crash makes the scorer read again",
+    )
+
+
 class LateEvents(str, Enum):
     DEADLETTER = "deadletter"
     DROP = "drop"
@@ -224,6 +234,7 @@ class Settings(_Section):
     broker: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
+    sentiment: SentimentSettings = SentimentSettings()
     log: LogSettings = LogSettings()
     kpi: KpiSettings = KpiSettings()
     alerts: AlertSettings = AlertSettings()

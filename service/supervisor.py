@@ -31,7 +31,7 @@ from aiokafka.errors import KafkaError
 from service.broker import broker_command, wait_for_port
 from service.durable import DataDirBusy, bring_back, lock_data_dir, say_not_durable
 from service.journal import JournalLayoutError
-from service.membership import remove_members, worker_client_id
+from service.membership import remove_members, sentiment_client_id, sentiment_group, worker_client_id
 from service.recorder import Recorder
 from service.restore import RestoreError
 from service.settings import Settings
@@ -56,6 +56,9 @@ EMBEDDED_SESSION_TIMEOUT_S = 4.0
 STANDBY_DELAY_S = 10.0
 WORKER = "worker"
 STANDBY = "standby"
+SENTIMENT = "sentiment"
+# Consumers whose partitions wait for them: restarted when they die, within the limits above.
+RESTARTED = (WORKER, SENTIMENT)
 
 
 def _die_with_parent() -> None:
@@ -124,25 +127,28 @@ class Supervisor:
                 return
         self.start_worker()
 
-    async def forget_dead_worker(self, process: subprocess.Popen[bytes]) -> None:
-        """Its LeaveGroup, sent for it: the replacement's join then need not wait for its session to
-        time out. Sent after the replacement started, which joins a second or more later (it removes
-        only the dead process's members, whenever it lands). Best effort: without it the join only
-        takes longer."""
-        client_id = worker_client_id(self.settings.worker.app_id, process.pid)
+    async def forget_dead(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        """Its LeaveGroup, sent for it (a worker's or the sentiment scorer's): the replacement's join
+        then need not wait for its session to time out. Sent after the replacement started, which
+        joins a second or more later (it removes only the dead process's members, whenever it
+        lands). Best effort: without it the join only takes longer."""
+        app_id = self.settings.worker.app_id
+        if name == SENTIMENT:
+            group, client_id = sentiment_group(app_id), sentiment_client_id(app_id, process.pid)
+        else:
+            group, client_id = app_id, worker_client_id(app_id, process.pid)
         try:
-            removed = await asyncio.wait_for(
-                remove_members(self.settings.bootstrap, self.settings.worker.app_id, client_id), FORGET_TIMEOUT_S
-            )
-            log.info("dead worker taken out of its group", extra={"members": removed})
+            removed = await asyncio.wait_for(remove_members(self.settings.bootstrap, group, client_id), FORGET_TIMEOUT_S)
+            log.info(f"dead {name} taken out of its group", extra={"members": removed})
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("could not take the dead worker out of its group", extra={"error": repr(exc)})
+            log.warning(f"could not take the dead {name} out of its group", extra={"error": repr(exc)})
 
     def may_restart(self, name: str) -> bool:
-        """The worker is restarted at once (its partitions wait for it), unless it keeps dying."""
+        """The worker and the sentiment scorer are restarted at once (their partitions wait for
+        them), unless they keep dying."""
         now = time.monotonic()
         self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_S]
-        if name != WORKER or len(self.restarts) >= MAX_RESTARTS:
+        if name not in RESTARTED or len(self.restarts) >= MAX_RESTARTS:
             return False
         self.restarts.append(now)
         return True
@@ -209,9 +215,12 @@ async def _first_exit(supervisor: Supervisor, stop: asyncio.Event, recorder: Rec
                 continue
             if not supervisor.may_restart(name):
                 return name
-            log.warning("worker exited, restarting it", extra={"child": name, "pid": process.pid, "code": process.returncode})
-            supervisor.replace_worker()
-            await supervisor.forget_dead_worker(process)
+            log.warning(f"{name} exited, restarting it", extra={"child": name, "pid": process.pid, "code": process.returncode})
+            if name == SENTIMENT:
+                supervisor.cxpulse(SENTIMENT, "sentiment")
+            else:
+                supervisor.replace_worker()
+            await supervisor.forget_dead(name, process)
         supervisor.start_standby_when_due()
         if recorder is not None and recorder.task is not None and recorder.task.done():
             log.error("the journal stopped: what comes now would not survive a restart",
@@ -258,6 +267,7 @@ async def run(
         else:
             say_not_durable(settings)
         supervisor.start_worker()
+        supervisor.cxpulse(SENTIMENT, "sentiment")
         supervisor.cxpulse("api", "api")
         base_url = f"http://{settings.api.host}:{settings.api.port}"
         await _wait_for_http(f"{base_url}/healthz", 60)

@@ -31,6 +31,9 @@ CONTACT_TYPES: Final = frozenset(
     }
 )
 SURVEY_TYPE: Final = "survey.submitted"
+CHAT_MESSAGE: Final = "chat.message"
+CHAT_SENTIMENT: Final = "chat.sentiment"
+CHAT_TYPES: Final = frozenset({CHAT_MESSAGE, CHAT_SENTIMENT})
 AGENT_TYPES: Final = frozenset({"agent.state_changed", "agent.queues_changed"})
 TICKET_TYPES: Final = frozenset({"ticket.created", "ticket.first_response", "ticket.resolved", "ticket.reopened"})
 ACCOUNT_TYPES: Final = frozenset({"customer.joined", "customer.churned", "customer.purchase"})
@@ -54,12 +57,16 @@ class InvalidEvent(ValueError):
 CONTACT_SCHEMA_FILE: Final = "contact-event.v1.schema.json"
 SURVEY_SCHEMA_FILE: Final = "survey-event.v1.schema.json"
 AGENT_SCHEMA_FILE: Final = "agent-event.v1.schema.json"
+CHAT_SCHEMA_FILE: Final = "chat-event.v1.schema.json"
 TICKET_SCHEMA_FILE: Final = "ticket-event.v1.schema.json"
 ACCOUNT_SCHEMA_FILE: Final = "account-event.v1.schema.json"
 
 CONTACT: Final = compile_schema(load_schema(CONTACT_SCHEMA_FILE), "ContactEvent")
 SURVEY: Final = compile_schema(load_schema(SURVEY_SCHEMA_FILE), "SurveyEvent")
 AGENT: Final = compile_schema(load_schema(AGENT_SCHEMA_FILE), "AgentEvent")
+CHAT: Final = compile_schema(load_schema(CHAT_SCHEMA_FILE), "ChatEvent")
+# What each chat event type must carry beyond the schema's common fields (see check_chat).
+_CHAT_REQUIRED: Final = {CHAT_MESSAGE: ("sender", "text"), CHAT_SENTIMENT: ("message_event_id", "score", "label")}
 TICKET: Final = compile_schema(load_schema(TICKET_SCHEMA_FILE), "TicketEvent")
 ACCOUNT: Final = compile_schema(load_schema(ACCOUNT_SCHEMA_FILE), "AccountEvent")
 _ANSWERS: Final = (*(scale.name for scale in SURVEY_SCALES), "resolved")
@@ -93,6 +100,8 @@ def _event(document: Any, compiled: Compiled) -> Decoded:
         raise InvalidEvent("schema", f"schema: {problem}")
     if compiled is AGENT:
         return _agent_event(document)
+    if compiled is CHAT:
+        check_chat(document)
     if compiled is TICKET:
         return _ticket_event(document)
     if compiled is ACCOUNT:
@@ -108,7 +117,10 @@ def _event(document: Any, compiled: Compiled) -> Decoded:
         None if channel is _UNSET else channel,
         None if agent_id is _UNSET else agent_id,
     )
-    if compiled is SURVEY:
+    if compiled is CHAT:
+        if document.type == CHAT_SENTIMENT:
+            event.score, event.label = document.score, document.label
+    elif compiled is SURVEY:
         event.answers = {
             name: int(value) if name in compiled.integers else value
             for name in _ANSWERS
@@ -121,6 +133,14 @@ def _event(document: Any, compiled: Compiled) -> Decoded:
         event.hold_s = None if hold_s is _UNSET else hold_s
         event.acw_s = None if acw_s is _UNSET else acw_s
     return event
+
+
+def check_chat(document: Any) -> None:
+    """What draft 7 cannot say without conditionals: a message has its sender and text, a score its
+    message, score and label. The agent schema's precedent: one schema file per topic family."""
+    for name in _CHAT_REQUIRED[document.type]:
+        if getattr(document, name) is _UNSET:
+            raise InvalidEvent("schema", f"schema: Object missing required field `{name}` ({document.type})")
 
 
 def _agent_event(document: Any) -> AgentEvent:
@@ -172,17 +192,37 @@ def _account_event(document: Any) -> AccountEvent:
     )  # fmt: skip
 
 
-def _decode_object(raw: bytes, compiled: Compiled) -> Decoded:
+def _decode_object(raw: bytes, compiled: Compiled, chats: bool) -> Decoded:
     try:
         document = compiled.decoder.decode(raw)
     except msgspec.ValidationError as exc:
         _refuse_if_not_json(raw)  # validation stops at the first bad field, before the end of the text
+        if chats:
+            return _decode_chat(raw, exc)
         raise InvalidEvent("schema", f"schema: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise InvalidEvent("not_json", f"not JSON: {exc}") from exc
     except RecursionError as exc:
         raise InvalidEvent("not_json", "not JSON that can be read: nested too deeply") from exc
     return _event(document, compiled)
+
+
+def _decode_chat(raw: bytes, contact_problem: msgspec.ValidationError) -> Decoded:
+    """cx.chats carries contact events and chat events (two schemas, since their required fields
+    differ). Contact events are the hot path and are tried first; msgspec stops at the first bad
+    field, and ``type`` comes early, so a chat event costs little more than its own decoding. An
+    event valid under neither is reported against the schema its ``type`` names."""
+    try:
+        document = CHAT.decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        named = orjson.loads(raw)
+        chat_typed = isinstance(named, dict) and _is_chat_type(named.get("type"))
+        raise InvalidEvent("schema", f"schema: {exc if chat_typed else contact_problem}") from exc
+    return _event(document, CHAT)
+
+
+def _is_chat_type(kind: Any) -> bool:
+    return isinstance(kind, str) and kind in CHAT_TYPES
 
 
 def _refuse_if_not_json(raw: bytes) -> None:
@@ -195,6 +235,8 @@ def _refuse_if_not_json(raw: bytes) -> None:
 def validate(document: Any, topic: str) -> Decoded:
     """Check a decoded JSON document (a dict) against the schema of its topic and build the Event."""
     compiled = _compiled(topic)
+    if topic == topics.CHATS and isinstance(document, dict) and _is_chat_type(document.get("type")):
+        compiled = CHAT
     try:
         return _event(msgspec.convert(document, compiled.struct), compiled)
     except msgspec.ValidationError as exc:
@@ -225,9 +267,10 @@ def decode_record(raw: bytes | None, topic: str) -> RecordEvents:
     if raw is None:
         raise InvalidEvent("empty", "empty record value")
     compiled = _compiled(topic)
+    chats = topic == topics.CHATS
     opening = raw[:1] if raw[:1] in (b"{", b"[") else raw.lstrip()[:1]
     if opening == b"{":
-        return RecordEvents([_decode_object(raw, compiled)], batched=False)
+        return RecordEvents([_decode_object(raw, compiled, chats)], batched=False)
     if opening != b"[":
         try:
             document = orjson.loads(raw)
@@ -239,7 +282,7 @@ def decode_record(raw: bytes | None, topic: str) -> RecordEvents:
         try:
             if element[:1] != b"{" and element.lstrip()[:1] != b"{":
                 raise InvalidEvent("not_object", f"not a JSON object but {_json_type(element)}")
-            events.append(_decode_object(element, compiled))
+            events.append(_decode_object(element, compiled, chats))
         except InvalidEvent as exc:
             events.append(Rejected(index, element, InvalidEvent(exc.kind, f"array element {index}: {exc}")))
     return RecordEvents(events, batched=True)
@@ -263,8 +306,9 @@ def _json_type(element: bytes) -> str:
 
 
 def record_key(event: dict[str, Any]) -> bytes:
-    """The record key of contract v1: the agent id for agent events; otherwise the customer id, or
-    when the customer is unknown the ticket id (tickets) or the contact id."""
+    """The record key of contract v1: the agent id for agent events; otherwise (contacts, surveys,
+    chat messages and their scores, tickets, accounts) the customer id, or when the customer is
+    unknown the ticket id (tickets) or the contact id."""
     kind = event.get("type")
     if kind in AGENT_TYPES:
         return str(event["agent_id"]).encode("utf-8")

@@ -305,7 +305,7 @@ class Folder:
                             newest[topic] = item.time
                     elif outcome is Outcome.DUPLICATE:
                         metrics.EVENTS_DUPLICATE.labels(topic).inc()
-                    else:
+                    elif outcome is Outcome.LATE:
                         metrics.EVENTS_LATE.labels(topic).inc()
                         if late_to_deadletter:
                             horizon = self._horizon(partition, state, item)

@@ -27,6 +27,9 @@ ABANDONED = "contact.abandoned"
 ENDED = "contact.ended"
 WRAPUP_ENDED = "contact.wrapup_ended"
 SURVEY = "survey.submitted"
+CHAT_MESSAGE = "chat.message"  # scored by the sentiment scorer; counts nothing itself
+SENTIMENT = "chat.sentiment"
+FOLLOWERS = (SURVEY, SENTIMENT)  # booked in the contact's queue and channel when they name none
 CONTACT_TYPES = (OFFERED, ANSWERED, ABANDONED, ENDED, WRAPUP_ENDED)
 
 FORMULAS = ("answered_plus_abandoned", "answered", "abandons_within_count_as_met")
@@ -118,6 +121,8 @@ class _Tally:
     resolved: list[bool] = field(default_factory=list)
     known_customer: int = 0
     repeats: int = 0
+    sentiment_scores: list[float] = field(default_factory=list)
+    sentiment_labels: list[str] = field(default_factory=list)
 
     def merge(self, other: _Tally) -> None:
         for f in fields(self):
@@ -164,10 +169,10 @@ def _deduplicate_and_sort(events: Iterable[dict[str, Any]]) -> list[_Event]:
     seen: set[str] = set()
     kept: list[_Event] = []
     for position, raw in enumerate(events):
-        if raw["event_id"] in seen:
+        if raw["event_id"] in seen or raw["type"] == CHAT_MESSAGE:
             continue
         seen.add(raw["event_id"])
-        if raw["type"] not in CONTACT_TYPES and raw["type"] != SURVEY:
+        if raw["type"] not in CONTACT_TYPES and raw["type"] not in FOLLOWERS:
             raise ValueError(f"unknown event type {raw['type']!r} in {raw['event_id']!r}")
         kept.append(_Event(raw, _parse_us(raw["time"]), position))
     kept.sort(key=lambda e: (e.t_us, e.position))
@@ -182,7 +187,7 @@ def _index_contacts(ordered: list[_Event]) -> dict[str, _Contact]:
     """
     contacts: dict[str, _Contact] = defaultdict(_Contact)
     for event in ordered:
-        if event.type == SURVEY:
+        if event.type in FOLLOWERS:
             continue
         contact = contacts[event.get("contact_id")]
         contact.first_time_us.setdefault(event.type, event.t_us)
@@ -192,10 +197,10 @@ def _index_contacts(ordered: list[_Event]) -> dict[str, _Contact]:
 
 
 def _booking_pair(event: _Event, contacts: dict[str, _Contact]) -> tuple[str, str]:
-    """The (queue, channel) a count is booked to: the event's own, for surveys filled in from the
-    contact's events (field by field), and `unknown` when the contact is never seen."""
+    """The (queue, channel) a count is booked to: the event's own, for surveys and sentiments filled
+    in from the contact's events (field by field), and `unknown` when the contact is never seen."""
     queue, channel = event.get("queue"), event.get("channel")
-    if event.type != SURVEY:
+    if event.type not in FOLLOWERS:
         return queue, channel
     contact = contacts.get(event.get("contact_id"))
     if queue is None:
@@ -239,6 +244,10 @@ def _count(
     kind = event.type
     if kind == SURVEY:
         _count_survey(event, tally)
+        return
+    if kind == SENTIMENT:
+        tally.sentiment_scores.append(event.get("score"))
+        tally.sentiment_labels.append(event.get("label"))
         return
 
     queue_rules = rules(event.get("queue"))
@@ -358,4 +367,7 @@ def _kpis(t: _Tally) -> dict[str, Any]:
         "fcr_survey": _ratio(sum(a is True for a in t.resolved), len(t.resolved)),
         "repeat_contact_rate": repeat_rate,
         "fcr_repeat": None if repeat_rate is None else 1 - repeat_rate,
+        "messages_scored": len(t.sentiment_scores),
+        "sentiment_mean": _mean(t.sentiment_scores),
+        "sentiment_negative_share": _ratio(t.sentiment_labels.count("negative"), len(t.sentiment_labels)),
     }

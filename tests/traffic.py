@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pytest
@@ -14,6 +15,37 @@ from tests import reference
 
 def simulated(seed: int, start: float, hours: float, rate_scale: float) -> list[dict[str, Any]]:
     return list(generate(start, hours * 3600, seed=seed, queues=DEFAULT_QUEUES, rate_scale=rate_scale))
+
+
+def with_chat_sentiment(events: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The simulated events plus, for each non-voice contact, a few chat messages (customer and agent)
+    and a chat.sentiment for each customer message, as the scorer publishes them: the message's
+    time, half of them naming the message's queue and channel and half leaving them to the contact.
+    Scores and labels are drawn here (labels by the +-0.05 thresholds), not by any scorer."""
+    rng = random.Random(seed)
+    added: list[dict[str, Any]] = []
+    for event in events:
+        if event["type"] != "contact.offered" or event["channel"] == "voice":
+            continue
+        when = reference.parse_time(event["time"])
+        for n in range(rng.randint(0, 3)):
+            at = datetime.fromtimestamp(when + rng.uniform(1, 600), tz=timezone.utc).isoformat()
+            sender = rng.choice(("customer", "customer", "agent"))
+            message = {"event_id": f"{event['event_id']}-m{n}", "type": "chat.message", "time": at,
+                       "contact_id": event["contact_id"], "customer_id": event.get("customer_id"), "sender": sender,
+                       "text": "words"}  # fmt: skip
+            added.append(message)
+            if sender == "agent":
+                continue
+            score = round(rng.uniform(-1, 1), 4)
+            label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
+            sentiment = {"event_id": f"sentiment-{message['event_id']}", "type": "chat.sentiment", "time": at,
+                         "contact_id": event["contact_id"], "customer_id": event.get("customer_id"),
+                         "message_event_id": message["event_id"], "score": score, "label": label}  # fmt: skip
+            if rng.random() < 0.5:
+                sentiment.update(queue=event["queue"], channel=event["channel"])
+            added.append(sentiment)
+    return sorted([*events, *added], key=lambda e: reference.parse_time(e["time"]))
 
 
 def arrival_order(events: list[dict[str, Any]], seed: int, max_delay_s: float = 1200) -> list[dict[str, Any]]:

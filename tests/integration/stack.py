@@ -93,6 +93,7 @@ class Stack:
     broker_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    sentiment_metrics_port: int = field(default_factory=free_port)
     # Each stack journals into its own directory unless a test shares one between runs on purpose.
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cxpulse-stack-")))
     process: asyncio.subprocess.Process | None = None
@@ -114,6 +115,7 @@ class Stack:
             CXPULSE_BROKER__PORT=str(self.broker_port),
             CXPULSE_API__PORT=str(self.api_port),
             CXPULSE_WORKER__METRICS_PORT=str(self.metrics_port),
+            CXPULSE_SENTIMENT__METRICS_PORT=str(self.sentiment_metrics_port),
             CXPULSE_WORKER__APP_ID=f"cxpulse-{self.name}",
             CXPULSE_BROKER__DATA_DIR=str(self.data_dir),
         )

@@ -91,6 +91,7 @@ async def test_cxpulse_run_with_config_after_the_command_becomes_ready(installed
         f"broker: {{port: {free_port()}}}\n"
         f"api: {{port: {api_port}}}\n"
         f"worker: {{metrics_port: {free_port()}, app_id: cxpulse-install, data_dir: {workdir / 'worker-data'}}}\n"
+        f"sentiment: {{metrics_port: {free_port()}}}\n"
     )
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "install-run.log", "wb") as log:

@@ -50,7 +50,8 @@ def full_bucket() -> BucketStats:
         missed=1, transferred=1, staffed_s=900, available_s=300, on_contact_s=400, agent_acw_s=100, aux_s=100,
         aux_reason_s={"break": 100}, tickets_created=3, tickets_resolved=2, tickets_reopened=1, complaints=1,
         resolution_sum_s=7200, resolutions_timed=2, resolution_bins={3600: 2}, first_response_sum_s=600, first_responses=2,
-        ticket_categories={"billing": 3},
+        ticket_categories={"billing": 3}, messages_scored=4, sentiment_positive=1, sentiment_neutral=1,
+        sentiment_negative=2, sentiment_score_sum=0.15,
     )  # fmt: skip
 
 
@@ -68,7 +69,7 @@ def test_names_and_metrics_are_unique_and_named_by_unit() -> None:
     assert len({kpi.metric for kpi in KPIS}) == len(KPIS)
     suffix = {
         "ratio": ("_ratio",), "seconds": ("_seconds",), "score": ("_score",), "amount": ("_amount",),
-        "count": ("_contacts", "_responses", "_agents", "_tickets", "_customers", "_purchases"),
+        "count": ("_contacts", "_responses", "_agents", "_tickets", "_customers", "_purchases", "_messages"),
     }  # fmt: skip
     for kpi in KPIS:
         assert kpi.metric.startswith("cxpulse_") and kpi.metric.endswith(suffix[kpi.unit]), kpi
@@ -112,7 +113,8 @@ def thresholds_on_everything() -> Thresholds:
 
 def test_every_judged_kpi_takes_a_threshold_gets_a_status_and_renders_an_alert() -> None:
     thresholds = thresholds_on_everything()
-    row = {kpi.name: 1.0 for kpi in KPIS} | {"answered": 50, "abandoned": 50, "handled": 50, "surveys": 50, "offered": 50, "tickets_created": 50, "tickets_resolved": 50}
+    row = {kpi.name: 1.0 for kpi in KPIS} | {"answered": 50, "abandoned": 50, "handled": 50, "surveys": 50, "offered": 50, "tickets_created": 50, "tickets_resolved": 50,
+                                            "messages_scored": 50}
     status = thresholds.status(lambda window: row, "sales", "voice")
     assert set(status) == {kpi.name for kpi in JUDGED} and None not in status.values()
     rules = alert_rules.kpi_rules(thresholds)["groups"][0]["rules"]

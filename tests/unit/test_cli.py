@@ -6,7 +6,7 @@ import pytest
 
 from service.cli import build_parser, main
 
-COMMANDS = ["run", "broker", "topics", "worker", "api", "simulate", "replay", "alerts", "catalog", "dashboard", "token", "bench", "ingest"]
+COMMANDS = ["run", "broker", "topics", "worker", "sentiment", "api", "simulate", "replay", "alerts", "catalog", "dashboard", "token", "bench", "ingest"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -167,7 +167,7 @@ def listening_port(name: str) -> int:
     if uses_cxpulse_image(service):
         command = command_of(service)[0]
         settings = settings_of(name)
-        ports = {"api": settings.api.port, "worker": settings.worker.metrics_port}
+        ports = {"api": settings.api.port, "worker": settings.worker.metrics_port, "sentiment": settings.sentiment.metrics_port}
         assert command in ports, f"{name} runs `cxpulse {command}`, which serves no port"
         return ports[command]
     if image.startswith("prom/prometheus:"):
@@ -254,7 +254,7 @@ def test_the_stack_has_every_part() -> None:
     for prefix in ("apache/kafka:", "prom/prometheus:", "prom/alertmanager:", "grafana/grafana:"):
         only_service_with_image(prefix)
     commands = {name: command_of(SERVICES[name])[0] for name in CXPULSE_SERVICES}
-    assert sorted(commands.values()) == ["api", "simulate", "topics", "worker"], commands
+    assert sorted(commands.values()) == ["api", "sentiment", "simulate", "topics", "worker"], commands
     for name, command in commands.items():
         profiles = SERVICES[name].get("profiles", [])
         assert profiles == (["demo"] if command == "simulate" else []), f"{name}: profiles {profiles}"
@@ -471,7 +471,7 @@ def test_prometheus_scrapes_compose_services_on_their_ports() -> None:
     config, _, _ = prometheus_config()
     targets = scrape_targets(config)
     scraped = {host for _, host, _, _ in targets}
-    for command in ("api", "worker"):
+    for command in ("api", "worker", "sentiment"):
         (name,) = [other for other in CXPULSE_SERVICES if command_of(SERVICES[other])[0] == command]
         assert name in scraped, f"Prometheus does not scrape {name}"
     for job, host, port, how in targets:

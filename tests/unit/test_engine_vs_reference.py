@@ -29,7 +29,7 @@ from streams.contract import record_key
 from streams.topics import SOURCE_TOPICS
 from tests import reference
 from tests.events import decode
-from tests.traffic import arrival_order, assert_matches, reference_rules, simulated
+from tests.traffic import arrival_order, assert_matches, reference_rules, simulated, with_chat_sentiment
 
 PARTITIONS = 4
 START = 1_780_000_200.0  # a Tuesday, 20:30 UTC, on a 15-minute boundary
@@ -49,7 +49,7 @@ def settings() -> Settings:
 
 
 def traffic(seed: int) -> list[dict[str, Any]]:
-    return simulated(seed, START, HOURS, rate_scale=3.0)
+    return with_chat_sentiment(simulated(seed, START, HOURS, rate_scale=3.0), seed)
 
 
 def partition_of(event: dict[str, Any]) -> int:

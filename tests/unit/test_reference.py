@@ -23,7 +23,8 @@ ALL_KEYS = {
     "offered", "answered", "abandoned", "short_abandoned", "handled", "surveys", "abandon_rate",
     "asa_s", "avg_abandon_wait_s", "max_wait_s", "wait_p90_s", "service_level",
     "service_level_numerator", "service_level_denominator", "aht_s", "csat", "csat_mean", "nps",
-    "ces_mean", "fcr_survey", "repeat_contact_rate", "fcr_repeat",
+    "ces_mean", "fcr_survey", "repeat_contact_rate", "fcr_repeat", "messages_scored", "sentiment_mean",
+    "sentiment_negative_share",
 }  # fmt: skip
 
 _ids = itertools.count(1)
@@ -327,6 +328,27 @@ def test_survey_without_queue_takes_its_contacts() -> None:
     assert result[ALL]["surveys"] == 2
 
 
+def test_sentiment_kpis_count_scores_like_surveys_and_ignore_messages() -> None:
+    # sales/chat: 0.6 positive, -0.4 negative, 0.0 neutral (one in the event's own queue, two from the
+    # contact), the message itself nothing; c9 never seen: unknown. Mean (0.6 - 0.4 + 0) / 3 = 0.0667,
+    # negative share 1/3.
+    def sentiment(contact: str, seconds: float, score: float, label: str, **extra: Any) -> dict:
+        return {"event_id": f"e{next(_ids)}", "type": "chat.sentiment", "time": at(seconds), "contact_id": contact,
+                "message_event_id": "m", "score": score, "label": label, **extra}  # fmt: skip
+
+    message = {"event_id": "m1", "type": "chat.message", "time": at(20), "contact_id": "c1", "sender": "customer", "text": "hi"}
+    events = [
+        ev("offered", "c1", 10, queue="sales", channel="chat"), message,
+        sentiment("c1", 20, 0.6, "positive"), sentiment("c1", 30, -0.4, "negative", queue="sales", channel="chat"),
+        sentiment("c1", 40, 0.0, "neutral"), sentiment("c9", 50, -0.9, "negative"),
+    ]  # fmt: skip
+    result = run(events)
+    row = result["sales", "chat"]
+    assert (row["messages_scored"], row["offered"]) == (3, 1)
+    assert row["sentiment_mean"] == pytest.approx(0.2 / 3) and row["sentiment_negative_share"] == pytest.approx(1 / 3)
+    assert (result["unknown", "unknown"]["messages_scored"], result["unknown", "unknown"]["sentiment_negative_share"]) == (1, 1.0)
+
+
 # --- repeat contacts ----------------------------------------------------------------------------
 
 
@@ -404,7 +426,7 @@ def test_empty_window_has_zero_counts_and_null_ratios() -> None:
         counts = {k: v for k, v in row.items() if isinstance(v, int)}
         assert counts == dict.fromkeys(
             ["offered", "answered", "abandoned", "short_abandoned", "handled", "surveys",
-             "service_level_numerator", "service_level_denominator"], 0)  # fmt: skip
+             "service_level_numerator", "service_level_denominator", "messages_scored"], 0)  # fmt: skip
         assert all(v is None for k, v in row.items() if k not in counts)
 
 

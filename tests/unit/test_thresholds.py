@@ -111,6 +111,9 @@ def test_roll_up_rows_carry_the_worst_status_of_their_pairs() -> None:
         ({"agent_states": {"aux": {"warning": 900, "reasons": {"lunch": {"limit": 1}}}}}, "agent_states.aux.reasons.lunch.limit: Extra inputs"),
         ({"staffing": {"unattended_for": "a minute"}}, "staffing.unattended_for: .*not a duration"),
         ({"staffing": {"staffed_within": "1d"}}, "staffing.staffed_within: .*not a duration"),
+        ({"sentiment_jump": {"margin": 1.5}}, "sentiment_jump.margin: Input should be less than 1"),
+        ({"sentiment_jump": {"baseline": "1d"}}, "sentiment_jump.baseline: .*not a duration"),
+        ({"sentiment_jump": {"min_volume": 0}}, "sentiment_jump.min_volume: Input should be greater than or equal to 1"),
     ],
 )
 def test_a_bad_thresholds_file_is_refused_with_the_key_named(tmp_path: Path, document: dict[str, Any], message: str) -> None:
