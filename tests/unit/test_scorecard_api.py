@@ -189,7 +189,7 @@ async def test_the_catalog_puts_the_issues_examples_on_their_sides(
     monkeypatch.undo()
     card = (await client.get("/v1/scorecard")).json()
     leading, lagging = by_kpi(card["leading"]), by_kpi(card["lagging"])
-    assert {"asa_s", "abandon_rate", "tickets_backlog"} <= leading.keys()
+    assert {"asa_s", "abandon_rate", "tickets_backlog", "sentiment_mean", "sentiment_negative_share"} <= leading.keys()
     assert {"csat", "nps", "churn_rate", "clv", "cost_per_contact"} <= lagging.keys()
     assert not {"offered", "handled", "customers_joined"} & (leading.keys() | lagging.keys())
     # company-wide KPIs have no value without account events; the counts of this book still show

@@ -882,14 +882,17 @@ def test_some_survey_comments_in_the_tone_of_their_scores(cx_stream: list[Event]
                 assert abs(score) < 0.05
 
 
-def test_tickets_and_accounts_satisfy_their_schemas_and_go_to_their_topics(cx_stream: list[Event]) -> None:
-    wanted = {"ticket": topics.TICKETS, "customer": topics.ACCOUNTS}
+def test_cx_events_satisfy_their_schemas_and_go_to_their_topics(cx_stream: list[Event]) -> None:
+    wanted = {"ticket": topics.TICKETS, "customer": topics.ACCOUNTS, "chat": topics.CHATS}
     seen: Counter[str] = Counter()
     for event in cx_stream:
         family = event["type"].split(".")[0]
         if family in wanted:
             assert topic_of(event) == wanted[family]
             validate(event, wanted[family])
-            assert record_key(event) == (event.get("customer_id") or event["ticket_id"]).encode()
+            assert record_key(event) == (event.get("customer_id") or event.get("ticket_id") or event["contact_id"]).encode()
             seen[family] += 1
-    assert seen["ticket"] > 1_000 and seen["customer"] > 10_000
+        elif "comment" in event:
+            validate(event, topics.SURVEYS)
+            seen["comment"] += 1
+    assert seen["ticket"] > 1_000 and seen["customer"] > 10_000 and seen["chat"] > 1_000 and seen["comment"] > 100
