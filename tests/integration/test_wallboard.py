@@ -453,9 +453,19 @@ def ticket(kind: str, ticket_id: str, epoch_s: float, customer: str, **given: An
     }  # fmt: skip
 
 
-async def test_tiles_show_the_ticket_backlog_once_a_shown_row_has_tickets(cluster: Cluster, page: Page) -> None:
-    """Three tickets of a queue, one resolved: its tile shows a backlog of 2; a queue without tickets
-    shows its own 0 beside it, and alone it shows no backlog line at all."""
+def sentiment(contact: str, epoch_s: float, queue: str, score: float, label: str) -> dict[str, Any]:
+    """A score as `cxpulse sentiment` publishes it (streams/schemas/chat-event.v1.schema.json)."""
+    return {
+        "event_id": f"cs-{uuid.uuid4().hex}", "type": "chat.sentiment", "time": at(epoch_s), "contact_id": contact,
+        "customer_id": f"cust-{contact}", "queue": queue, "channel": "chat", "message_event_id": f"m-{uuid.uuid4().hex}",
+        "score": score, "label": label,
+    }  # fmt: skip
+
+
+async def test_tiles_show_backlog_and_sentiment_once_a_shown_row_has_them(cluster: Cluster, page: Page) -> None:
+    """Three tickets of a queue, one resolved: its tile shows a backlog of 2; three scored chat
+    messages (0.8, 0.0, -0.6): mean 0.067 shown "0.1", one negative in three "33%". A queue without
+    either shows its own 0 and a dash beside it, and alone it shows neither line."""
     queue, plain = f"wb-{uuid.uuid4().hex[:8]}", f"wb-{uuid.uuid4().hex[:8]}"
     now = time.time()
     await cluster.publish(
@@ -466,18 +476,24 @@ async def test_tiles_show_the_ticket_backlog_once_a_shown_row_has_tickets(cluste
             ticket("resolved", f"{queue}-t3", now - 100, f"cust-{queue}-3"),
             contact_event("offered", f"{queue}-c1", now - 60, queue),
             contact_event("offered", f"{plain}-c1", now - 60, plain),
+            sentiment(f"{queue}-c1", now - 50, queue, 0.8, "positive"),
+            sentiment(f"{queue}-c1", now - 40, queue, 0.0, "neutral"),
+            sentiment(f"{queue}-c1", now - 30, queue, -0.6, "negative"),
         ]
     )
-    await row_when(cluster, queue, lambda r: r["tickets_backlog"] == 2 and r["offered"] == 1)
+    await row_when(cluster, queue, lambda r: r["tickets_backlog"] == 2 and r["offered"] == 1 and r["messages_scored"] == 3)
     await row_when(cluster, plain, lambda r: r["offered"] == 1)
     await open_live(page, cluster, f"?queue={queue},{plain}")
     await expect(page.locator("body")).to_have_attribute("data-cx", "true")
     tile, other = (page.locator(f'.tile[data-queue="{name}"]') for name in (queue, plain))
     await expect(tile.locator('[data-kpi="tickets_backlog"]')).to_have_text("2")
     await expect(other.locator('[data-kpi="tickets_backlog"]')).to_have_text("0")
-    await expect(tile.locator('[data-for="sentiment_mean"]')).to_be_hidden()
-    await page.screenshot(path=ARTIFACTS / "wallboard-tickets.png")
+    await expect(tile.locator('[data-kpi="sentiment_mean"]')).to_have_text("0.1")
+    await expect(tile.locator('[data-kpi="sentiment_negative_share"]')).to_have_text("33%")
+    await expect(other.locator('[data-kpi="sentiment_mean"]')).to_have_text(DASH)
+    await page.screenshot(path=ARTIFACTS / "wallboard-tickets-sentiment.png")
 
     await open_live(page, cluster, f"?queue={plain}")
     await expect(page.locator("body")).to_have_attribute("data-cx", "false")
     await expect(page.locator(f'.tile[data-queue="{plain}"] [data-for="tickets_backlog"]')).to_be_hidden()
+    await expect(page.locator(f'.tile[data-queue="{plain}"] [data-for="sentiment_mean"]')).to_be_hidden()
