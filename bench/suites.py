@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from bench import api, asterisk, ingest, pipeline, recovery, scale, sentiment
+from bench import api, asterisk, ingest, pipeline, recovery, scale, scorecard, sentiment
 
 
 @dataclass(frozen=True)
@@ -36,4 +36,5 @@ SUITES: tuple[Suite, ...] = (
     Suite(asterisk.NAME, asterisk.SUMMARY, asterisk.DESCRIPTION, asterisk.add_arguments, asterisk.run),
     Suite(recovery.NAME, recovery.SUMMARY, recovery.DESCRIPTION, recovery.add_arguments, recovery.run),
     Suite(sentiment.NAME, sentiment.SUMMARY, sentiment.DESCRIPTION, sentiment.add_arguments, sentiment.run),
+    Suite(scorecard.NAME, scorecard.SUMMARY, scorecard.DESCRIPTION, scorecard.add_arguments, scorecard.run),
 )
