@@ -24,7 +24,7 @@ from bench.pipeline import machine
 from bench.procfs import rss_megabytes
 from kpis.accounts import AccountBoard
 from kpis.event import AccountEvent, TicketEvent
-from kpis.tickets import TicketBoard
+from kpis.tickets import DEFAULT_KEEP_DAYS, TicketBoard
 from streams import topics
 from streams.contract import decode_record
 
@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the simulator's traffic scale; its tickets are a tenth of its contacts (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default: %(default)s)")
+    parser.add_argument(
+        "--tickets-horizon-days", type=float, default=DEFAULT_KEEP_DAYS,
+        help="days a ticket stays in state after its last event, tickets.horizon_days (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file (default: %(default)s)")
 
 
@@ -63,9 +67,9 @@ def _events(days: int, rate_scale: float, seed: int) -> list[TicketEvent | Accou
     return events
 
 
-def measure(days: int, rate_scale: float, seed: int) -> dict[str, Any]:
+def measure(days: int, rate_scale: float, seed: int, tickets_horizon_days: float = DEFAULT_KEEP_DAYS) -> dict[str, Any]:
     events = _events(days, rate_scale, seed)
-    tickets, accounts = TicketBoard(), AccountBoard()
+    tickets, accounts = TicketBoard(tickets_horizon_days), AccountBoard()
     weeks: list[dict[str, Any]] = []
     next_week = START + 7 * 86400
     folding = 0.0
@@ -87,7 +91,7 @@ def measure(days: int, rate_scale: float, seed: int) -> dict[str, Any]:
     accounts.take_changes()
     return {
         "machine": machine(),
-        "parameters": {"days": days, "rate_scale": rate_scale, "seed": seed, "start": START},
+        "parameters": {"days": days, "rate_scale": rate_scale, "seed": seed, "start": START, "tickets_horizon_days": tickets_horizon_days},
         "events": len(events),
         "ticket_events": sum(isinstance(e, TicketEvent) for e in events),
         "account_events": sum(isinstance(e, AccountEvent) for e in events),
@@ -98,7 +102,7 @@ def measure(days: int, rate_scale: float, seed: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = measure(args.days, args.rate_scale, args.seed)
+    result = measure(args.days, args.rate_scale, args.seed, args.tickets_horizon_days)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"cxpulse bench scorecard: {result['events']:,} ticket and account events over {args.days} simulated days, "
