@@ -204,7 +204,7 @@ def test_promtool_accepts_the_deployed_prometheus_config() -> None:
 # -- against real processes ------------------------------------------------------------------------
 
 
-def local_config(api_port: int, worker_port: int) -> dict[str, Any]:
+def local_config(api_port: int, worker_port: int, sentiment_port: int) -> dict[str, Any]:
     """deploy/prometheus/prometheus.yml (jobs, labels, relabelling, rule files) with local static
     targets in place of the compose service names, a 1 s scrape interval and no Alertmanager."""
     config = yaml.safe_load(PROMETHEUS_YML.read_text())
@@ -213,7 +213,10 @@ def local_config(api_port: int, worker_port: int) -> dict[str, Any]:
     config["global"]["scrape_timeout"] = "1s"
     config["rule_files"] = [str(PROMETHEUS_YML.parent / path) for path in config.get("rule_files") or []]
     config.pop("alerting", None)
-    local = {"cxpulse-api": f"127.0.0.1:{api_port}", "cxpulse-worker": f"127.0.0.1:{worker_port}"}
+    local = {
+        "cxpulse-api": f"127.0.0.1:{api_port}", "cxpulse-worker": f"127.0.0.1:{worker_port}",
+        "cxpulse-sentiment": f"127.0.0.1:{sentiment_port}",
+    }  # fmt: skip
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == set(local), f"prometheus.yml jobs {sorted(jobs)}, the dashboard expects {sorted(local)}"
     for name, job in jobs.items():
@@ -253,7 +256,7 @@ async def scraped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tup
     stack = Stack("grafana", extra_args=["--simulate", "--queues", "6", "--rate-scale", "5"], config=config)
     await stack.start()
     try:
-        prometheus = Prometheus("grafana-prometheus", config=local_config(stack.api_port, stack.metrics_port))
+        prometheus = Prometheus("grafana-prometheus", config=local_config(stack.api_port, stack.metrics_port, stack.sentiment_metrics_port))
         await prometheus.start()
         try:
             yield stack, prometheus
@@ -343,8 +346,8 @@ async def test_every_dashboard_query_returns_data(scraped: tuple[Stack, Promethe
     stack, prometheus = scraped
     started = time.monotonic()
     probe_queue = await publish_rare_events(stack)
-    targets = await eventually(prometheus.all_targets_up, 60, "both cxpulse targets up in Prometheus")
-    assert {t["labels"]["job"] for t in targets} == {"cxpulse-api", "cxpulse-worker"}
+    targets = await eventually(prometheus.all_targets_up, 60, "the cxpulse targets up in Prometheus")
+    assert {t["labels"]["job"] for t in targets} == {"cxpulse-api", "cxpulse-worker", "cxpulse-sentiment"}
 
     dashboard = load_dashboard()
     options = variable_values(dashboard)
