@@ -111,6 +111,9 @@ class KpiBook:
         self._sums: dict[tuple[int, Pair], dict[Span, BucketStats]] = {}
         self._days: dict[Pair, dict[tuple[int, int], BucketStats]] = {}
         self._agents: dict[int, list[dict[str, Any]]] = {}
+        # Open segments and agents present, derived from the live records: made once per change of
+        # them, not once per window of every refresh.
+        self._agent_views: tuple[dict[Pair, list[_Open]], dict[Pair, dict[str, set[str]]]] | None = None
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -163,6 +166,7 @@ class KpiBook:
     def put_agents(self, partition: int, records: list[dict[str, Any]]) -> None:
         """A partition's live agent records (kpis/agents.py), replacing the previous ones."""
         self._agents[partition] = records
+        self._agent_views = None
 
     def put_backlog(self, partition: int, backlog: dict[Pair, int]) -> None:
         """A partition's open tickets per (queue, channel) (kpis/tickets.py), replacing the previous ones."""
@@ -280,7 +284,7 @@ class KpiBook:
     ) -> dict[Pair, _Group]:
         """Per group: merged stats, the terms summed per queue, span start and end. With ``now``,
         agents' open segments count up to it."""
-        open_segments = self._open_segments() if now is not None else {}
+        open_segments = self._derived_from_agents()[0] if now is not None else {}
         summed: dict[Pair, tuple[BucketStats, Span]] = {}
         for pair in pairs:
             window_span = spans(pair[0])
@@ -352,7 +356,7 @@ class KpiBook:
 
     def rows(self, window: Window, now: float, queue: str | None = None, channel: str | None = None) -> list[dict[str, Any]]:
         waiting = self._waiting_now()
-        agents = self._agents_now()
+        agents = self._derived_from_agents()[1]
         rows = []
         backlog = self._backlog_now()
         company_span = span(window, now, self._rules(ALL))
@@ -396,6 +400,11 @@ class KpiBook:
     def _agent_records(self) -> Iterable[dict[str, Any]]:
         for records in self._agents.values():
             yield from records
+
+    def _derived_from_agents(self) -> tuple[dict[Pair, list[_Open]], dict[Pair, dict[str, set[str]]]]:
+        if self._agent_views is None:
+            self._agent_views = (self._open_segments(), self._agents_now())
+        return self._agent_views
 
     def _open_segments(self) -> dict[Pair, list[_Open]]:
         segments: dict[Pair, list[_Open]] = {}
